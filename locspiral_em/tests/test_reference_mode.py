@@ -37,7 +37,9 @@ TOL = 1e-4
 
 def ref_grid(n):
     """Integer frequency grids (kz, ky, kx) in numpy FFT order, with the off-by-one quirk."""
-    k = np.fft.fftfreq(n) * n          # 0, 1, ..., -1  (integers as floats)
+    # 0, 1, ..., -1; rounded because fftfreq(n) * n is not exact (e.g. -5.999999999999999
+    # for n = 24), which would break the economy filter's exact zero at ky + kz = 0 = kx.
+    k = np.rint(np.fft.fftfreq(n) * n)
     if n % 2 == 0:                     # quirk 2: even N evaluated at k + 1 on every axis
         k = k + 1.0
     kz, ky, kx = np.meshgrid(k, k, k, indexing="ij")
@@ -73,7 +75,13 @@ def ref_bands(volume, freqs, bw):
 
 
 def ref_noise_voxels(mask):
-    """Outside the mask and inside the reference's noise sphere (quirk 3)."""
+    """Outside the mask and inside the reference's noise sphere (quirk 3).
+
+    Integer coordinates and an exact integer comparison x^2 + y^2 + z^2 < R^2: voxels ON the
+    sphere (e.g. (12, 4, 3) for N = 25, R = 13) are excluded, as in the original's double
+    arithmetic. A float32 evaluation of sum((c/R)^2) < 1 rounds some of them to 0.99999994
+    and wrongly includes them, which moves every noise quantile and the standardisation.
+    """
     n = mask.shape[0]
     c = np.arange(n) + 1 - np.floor((n + 1) / 2)
     z, y, x = np.meshgrid(c, c, c, indexing="ij")
