@@ -11,12 +11,12 @@ from .filterbank import Band, FilterBank, sweep_frequencies
 from .globalstats import FSC, GuinierB, average_half_maps, fsc, global_bfactor
 from .masking import auto_threshold, threshold_mask
 from .mrcio import MapData, read_map, write_map, write_maps
-from .occupancy import Maturity, lococcupancy, maturity_index
+from .occupancy import Maturity, lococcupancy, maturity_index, occupancy_levels
 from .phantom import Domain, Phantom, demo_phantom, make_phantom
 
 __all__ = [
     "locspiral", "locbsharpen", "locbfactor", "lococcupancy", "maturity_index",
-    "guinier_profiles", "average_half_maps", "fsc", "global_bfactor", "threshold_mask",
+    "guinier_profiles", "occupancy_levels", "average_half_maps", "fsc", "global_bfactor", "threshold_mask",
     "auto_threshold", "read_map", "write_map", "write_maps", "make_phantom", "demo_phantom",
     "FilterBank", "sweep_frequencies", "InputError", "EnhancedMap", "LocalBFactor",
     "GuinierProfiles", "Maturity", "FSC", "GuinierB", "MapData", "Band", "Domain", "Phantom",

@@ -16,18 +16,17 @@ def box_sphere(shape, spiral="riesz"):
     ``spiral="reference"`` uses the original's coordinates ``i + 1 - floor((N+1)/2)``,
     radius ``floor((N+1)/2)`` and strict ``<`` (quirk 3).
     """
-    inside = np.zeros(shape, dtype=np.float32)
-    for axis, n in enumerate(shape):
-        i = np.arange(n, dtype=np.float64)
-        if spiral == "reference":
-            r = np.floor((n + 1) / 2)
-            t = (i + 1 - r) / r
-        else:
-            t = (i - (n - 1) / 2) / (n / 2)
-        view = [None] * len(shape)
-        view[axis] = slice(None)
-        inside = inside + (t ** 2).astype(np.float32)[tuple(view)]
-    return inside < 1.0
+    # Exact arithmetic (integers for the reference, float64 otherwise): voxels lying on the
+    # sphere must not flip in or out with float32 rounding.
+    if spiral == "reference":
+        radius = [int(np.floor((n + 1) / 2)) for n in shape]
+        axes = [np.arange(n) + 1 - r for n, r in zip(shape, radius)]
+        d2 = sum(a.reshape([-1 if i == j else 1 for j in range(3)]) ** 2
+                 for i, a in enumerate(axes))
+        return d2 < radius[0] ** 2
+    axes = [(2.0 * np.arange(n) - (n - 1)) / n for n in shape]
+    d2 = sum(a.reshape([-1 if i == j else 1 for j in range(3)]) ** 2 for i, a in enumerate(axes))
+    return d2 < 1.0
 
 
 def noise_voxels(mask, spiral="riesz", min_count=100):
