@@ -18,6 +18,7 @@ setup(
         "scipion": ["scipion-pyworkflow>=3.0", "scipion-em>=3.0"],
         "plots": ["matplotlib>=3.5"],
         "test": ["pytest>=7"],
+        "all": ["scipion-pyworkflow>=3.0", "scipion-em>=3.0", "matplotlib>=3.5", "pytest>=7"],
     },
     entry_points={
         "pyworkflow.plugin": ["locspiral_em = locspiral_em"],

@@ -14,7 +14,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from .filterbank import FilterBank, sweep_frequencies
-from .noise import noise_voxels, quantile
+from .noise import VoxelSample, noise_voxels
 from .validate import prepare
 
 AMPLITUDE_AT = ("intercept", "lowest")
@@ -85,8 +85,9 @@ def locbfactor(volume, mask, voxel_size, min_res, max_res, num_points=10, thresh
         sum_x = np.zeros(shape, np.float32)
         sum_xx = np.zeros(shape, np.float32)
     noise_levels = np.empty(len(ks))
+    sample = VoxelSample(noise, spiral)
     for i, band in enumerate(bank.sweep(ks, progress, "LocBFactor band")):
-        q = quantile(band.m[noise], threshold)
+        q = sample.quantile(band.m, threshold)
         noise_levels[i] = np.log(q * np.sqrt(volume.size))
         y = _log_amplitude(band, q, volume.size)
         del band
@@ -147,8 +148,9 @@ def guinier_profiles(volume, mask, voxel_size, min_res, max_res, voxels, num_poi
     curves = np.empty((len(voxels), len(ks)))
     levels = np.empty(len(ks))
     index = tuple(voxels.T)
+    sample = VoxelSample(noise, spiral)
     for i, band in enumerate(bank.sweep(ks, progress, "Guinier band")):
-        q = quantile(band.m[noise], threshold)
+        q = sample.quantile(band.m, threshold)
         levels[i] = np.log(q * np.sqrt(volume.size))
         curves[:, i] = _log_amplitude(band, q, volume.size)[index]
     return GuinierProfiles(xs, curves, levels, voxels)

@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .filterbank import FilterBank, sweep_frequencies
-from .noise import noise_voxels, quantile, standardise
+from .noise import VoxelSample, noise_voxels, standardise
 from .validate import prepare
 
 SHARPEN_RES = 15.0  # Å: LocBSharpen imposes the local amplitude measured here above it
@@ -55,21 +55,22 @@ def locspiral(volume, mask, voxel_size, min_res, max_res, threshold=0.9, bw=4.5,
     noise = noise_voxels(mask, spiral)
     bank = FilterBank(volume, voxel_size, bw, spiral, workers)
     kmin, kmax = bank.pixels(min_res), bank.pixels(max_res)
+    sample = VoxelSample(noise, spiral)
     m_acc = np.zeros(volume.shape, np.float32)
     w_acc = np.zeros(volume.shape, np.float32)
     for band in bank.sweep(sweep_frequencies(kmin, kmax), progress, "LocSpiral band"):
-        q = np.float32(quantile(band.m[noise], threshold))
-        significant = band.m >= q
-        # C c = (m/(m+q)) (b/m) = b/(m+q): no division by a vanishing m.
-        denom = band.m + q
+        b, m = band.b, band.m
+        q = np.float32(sample.quantile(m, threshold))
+        significant = m >= q
         if snr_weight:
-            m_acc += np.where(significant, band.b / denom, 0)
-            w_acc += np.where(significant, band.m / denom, 0)
+            # C c = (m/(m+q)) (b/m) = b/(m+q) and C = m/(m+q): no division by a vanishing m.
+            denom = m + q
         else:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                c = np.where(band.m > 0, band.b / band.m, 0)
-            m_acc += np.where(significant, c, 0)
-            w_acc += significant
+            denom = np.where(m > 0, m, 1)
+        np.divide(b, denom, out=b)
+        np.divide(m, denom, out=m)
+        np.add(m_acc, b, out=m_acc, where=significant)
+        np.add(w_acc, m, out=w_acc, where=significant)
     return _finish(m_acc, w_acc, kmax, noise)
 
 
@@ -91,15 +92,17 @@ def locbsharpen(volume, mask, voxel_size, min_res, max_res, threshold=0.9, bw=4.
     m_acc = np.zeros(volume.shape, np.float32)
     w_acc = np.zeros(volume.shape, np.float32)
     amplitude = None
+    sample = VoxelSample(noise, spiral)
     for i, band in enumerate(bank.sweep(ks, progress, "LocBSharpen band")):
-        q = np.float32(quantile(band.m[noise], threshold))
-        weight = 1.0 / (band.m + q)          # C_i / m_i
+        b, m = band.b, band.m
+        q = np.float32(sample.quantile(m, threshold))
         if i == i0:
-            amplitude = band.m.copy()
-        if i < i0:
-            m_acc += band.b * weight * band.m   # C c m
-            w_acc += band.m * weight * band.m   # C m
-        else:
-            m_acc += band.b * weight * amplitude   # C c a
-            w_acc += band.m * weight * amplitude   # C a
+            amplitude = m.copy()
+        # C c x = b x/(m+q) and C x = m x/(m+q), with x = m below i0 and x = a from i0 on.
+        weight = m + q
+        np.divide(m if i < i0 else amplitude, weight, out=weight)
+        b *= weight
+        m *= weight
+        m_acc += b
+        w_acc += m
     return _finish(m_acc, w_acc, kmax, noise)

@@ -5,7 +5,7 @@ import numpy as np
 
 from .errors import InputError
 from .filterbank import FilterBank, sweep_frequencies
-from .noise import quantile as noise_quantile
+from .noise import VoxelSample
 from .validate import as_mask, as_volume, check_resolutions, prepare
 
 
@@ -31,8 +31,9 @@ def lococcupancy(volume, mask, voxel_size, min_res, max_res, quantile=0.25, bw=5
     if levels is not None and len(levels) != len(ks):
         raise InputError(f"{len(levels)} occupancy levels given for {len(ks)} bands")
     occupied = np.zeros(volume.shape, np.float32)
+    sample = VoxelSample(mask, spiral)
     for i, band in enumerate(bank.sweep(ks, progress, "LocOccupancy band")):
-        level = noise_quantile(band.m[mask], quantile) if levels is None else levels[i]
+        level = sample.quantile(band.m, quantile) if levels is None else levels[i]
         occupied += band.m >= np.float32(level)
     occupied /= np.float32(len(ks))
     occupied[~mask] = 0
@@ -45,7 +46,8 @@ def occupancy_levels(volume, mask, voxel_size, min_res, max_res, quantile=0.25, 
     volume, mask, min_res, max_res = prepare(volume, mask, voxel_size, min_res, max_res)
     bank = FilterBank(volume, voxel_size, bw, spiral, workers)
     ks = sweep_frequencies(bank.pixels(min_res), bank.pixels(max_res))
-    return np.array([noise_quantile(band.m[mask], quantile) for band in bank.sweep(ks)])
+    sample = VoxelSample(mask, spiral)
+    return np.array([sample.quantile(band.m, quantile) for band in bank.sweep(ks)])
 
 
 class Maturity(NamedTuple):

@@ -1,0 +1,135 @@
+"""Wall time and peak memory of each method on a synthetic map, against the FFT floor.
+
+    python benchmarks/bench_core.py            # 256^3, 2 threads
+    python benchmarks/bench_core.py --size 400 # the 400^3 case (EMD-21457-sized)
+
+Each method runs in a fresh subprocess so its peak resident memory (ru_maxrss) is its own;
+memory is reported in volumes (4 N^3 bytes), the input map included. The FFT floor of a
+method is (number of inverse real FFTs it needs) x (time of one inverse real FFT of that
+size): 4 per band (band map + 3 Riesz components) and one forward FFT.
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def phantom_file(size, folder):
+    """A pseudo-atom phantom of ``size``^3 at 1 Å/voxel with a mask, saved as .npy."""
+    sys.path.insert(0, os.path.dirname(HERE))
+    from locspiral_em import core
+    from locspiral_em.core.phantom import Domain
+    c, r = size / 2, size / 8
+    domains = [Domain((c, c, c - 1.2 * r), r, 50.0), Domain((c, c, c + 1.2 * r), r, 120.0),
+               Domain((c, c + 1.7 * r, c), r, 50.0, occupancy=0.5)]
+    ph = core.make_phantom((size,) * 3, 1.0, domains, noise=0.5, seed=0)
+    path = os.path.join(folder, "map.npy")
+    np.save(path, ph.map)
+    np.save(os.path.join(folder, "mask.npy"), ph.mask)
+    return path
+
+
+CALLS = {
+    # method: (core call, FFTs needed given the band count K or the point count)
+    "locspiral": "core.locspiral(v, mask, 1.0, 25.0, 3.5, workers=threads)",
+    "locbsharpen": "core.locbsharpen(v, mask, 1.0, 25.0, 3.5, workers=threads)",
+    "locbfactor": "core.locbfactor(v, mask, 1.0, 15.0, 3.5, num_points=10, workers=threads)",
+    "locbfactor-20pts": "core.locbfactor(v, mask, 1.0, 15.0, 3.5, num_points=20, workers=threads)",
+    "lococcupancy": "core.lococcupancy(v, mask, 1.0, 25.0, 10.0, workers=threads)",
+}
+
+
+def bands(method, size):
+    kmin = lambda d: np.floor(size / d)  # noqa: E731  (voxel 1 Å)
+    if method.startswith("locbfactor"):
+        return 20 if method.endswith("20pts") else 10
+    if method == "lococcupancy":
+        return int(abs(kmin(10.0) - kmin(25.0)))
+    return int(abs(kmin(3.5) - kmin(25.0)))
+
+
+CHILD = r"""
+import json, resource, sys, time
+import numpy as np
+sys.path.insert(0, {root!r})
+from locspiral_em import core
+threads = {threads}
+v = np.load({map!r}); mask = np.load({mask!r})
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.perf_counter()
+result = {call}
+wall = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps(dict(wall=wall, peak_kib=peak, base_kib=base)))
+"""
+
+FFT_CHILD = r"""
+import json, time, numpy as np, scipy.fft as sfft
+n, threads = {size}, {threads}
+x = np.random.default_rng(0).normal(size=(n, n, n)).astype(np.float32)
+f = sfft.rfftn(x, workers=threads)
+sfft.irfftn(f, s=x.shape, workers=threads)
+times = []
+for _ in range(5):
+    t = time.perf_counter(); sfft.irfftn(f, s=x.shape, workers=threads)
+    times.append(time.perf_counter() - t)
+print(json.dumps(dict(irfft=float(np.median(times)))))
+"""
+
+
+def run_child(code):
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=256, help="box size (default 256)")
+    parser.add_argument("--threads", type=int, default=2, help="FFT threads (default 2)")
+    parser.add_argument("--methods", nargs="+", default=list(CALLS), choices=list(CALLS))
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args(argv)
+    n, threads = args.size, args.threads
+    volume_mib = 4 * n ** 3 / 2 ** 20
+    print(f"map {n}^3 ({volume_mib:.0f} MiB per float32 volume), {threads} FFT threads, "
+          f"{os.cpu_count()} cores on this machine")
+    fft = run_child(FFT_CHILD.format(size=n, threads=threads))["irfft"]
+    print(f"one inverse real FFT: {fft:.3f} s")
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        t = time.perf_counter()
+        map_path = phantom_file(n, folder)
+        print(f"phantom made in {time.perf_counter() - t:.1f} s")
+        root = os.path.dirname(HERE)
+        print(f"{'method':18s} {'bands':>5s} {'wall s':>8s} {'floor s':>8s} {'ratio':>6s} "
+              f"{'peak MiB':>9s} {'volumes':>8s}")
+        for method in args.methods:
+            code = CHILD.format(root=root, threads=threads, map=map_path,
+                                mask=os.path.join(folder, "mask.npy"), call=CALLS[method])
+            r = run_child(code)
+            k = bands(method, n)
+            floor = (4 * k + 1) * fft
+            peak_mib = r["peak_kib"] / 1024
+            row = dict(method=method, size=n, threads=threads, bands=k, wall_s=r["wall"],
+                       fft_floor_s=floor, ratio=r["wall"] / floor, peak_mib=peak_mib,
+                       peak_volumes=peak_mib / volume_mib, one_irfft_s=fft)
+            rows.append(row)
+            print(f"{method:18s} {k:5d} {r['wall']:8.1f} {floor:8.1f} {row['ratio']:6.2f} "
+                  f"{peak_mib:9.0f} {row['peak_volumes']:8.1f}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=1)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
