@@ -4,7 +4,8 @@
     python benchmarks/bench_core.py --size 400 # the 400^3 case (EMD-21457-sized)
 
 Each method runs in a fresh subprocess so its peak resident memory (ru_maxrss) is its own;
-memory is reported in volumes (4 N^3 bytes), the input map included. The FFT floor of a
+memory is reported in volumes (4 N^3 bytes): the resident peak (interpreter and libraries
+included) and the peak of numpy arrays alone (input map included, from tracemalloc). The FFT floor of a
 method is (number of inverse real FFTs it needs) x (time of one inverse real FFT of that
 size): 4 per band (band map + 3 Riesz components) and one forward FFT.
 """
@@ -57,18 +58,21 @@ def bands(method, size):
 
 
 CHILD = r"""
-import json, resource, sys, time
+import json, resource, sys, time, tracemalloc
 import numpy as np
 sys.path.insert(0, {root!r})
 from locspiral_em import core
 threads = {threads}
 v = np.load({map!r}); mask = np.load({mask!r})
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+if {traced}:
+    tracemalloc.start()   # numpy reports its buffers to tracemalloc
 t = time.perf_counter()
 result = {call}
 wall = time.perf_counter() - t
+traced = tracemalloc.get_traced_memory()[1] if {traced} else 0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps(dict(wall=wall, peak_kib=peak, base_kib=base)))
+print(json.dumps(dict(wall=wall, peak_kib=peak, base_kib=base, traced=traced)))
 """
 
 FFT_CHILD = r"""
@@ -111,20 +115,27 @@ def main(argv=None):
         print(f"phantom made in {time.perf_counter() - t:.1f} s")
         root = os.path.dirname(HERE)
         print(f"{'method':18s} {'bands':>5s} {'wall s':>8s} {'floor s':>8s} {'ratio':>6s} "
-              f"{'peak MiB':>9s} {'volumes':>8s}")
+              f"{'RSS MiB':>9s} {'volumes':>8s} {'arrays MiB':>10s} {'volumes':>8s}")
         for method in args.methods:
-            code = CHILD.format(root=root, threads=threads, map=map_path,
+            code = CHILD.format(root=root, threads=threads, map=map_path, traced=False,
                                 mask=os.path.join(folder, "mask.npy"), call=CALLS[method])
             r = run_child(code)
+            # A second run under tracemalloc counts the arrays themselves (input included),
+            # without the interpreter and libraries that the resident size also holds.
+            r["traced"] = run_child(code.replace("if False:", "if True:").replace(
+                "if False else 0", "if True else 0"))["traced"]
             k = bands(method, n)
             floor = (4 * k + 1) * fft
             peak_mib = r["peak_kib"] / 1024
+            arrays = (r["traced"] + 4 * n ** 3) / 2 ** 20   # + the input map, loaded before
             row = dict(method=method, size=n, threads=threads, bands=k, wall_s=r["wall"],
-                       fft_floor_s=floor, ratio=r["wall"] / floor, peak_mib=peak_mib,
-                       peak_volumes=peak_mib / volume_mib, one_irfft_s=fft)
+                       fft_floor_s=floor, ratio=r["wall"] / floor, peak_rss_mib=peak_mib,
+                       peak_rss_volumes=peak_mib / volume_mib, arrays_mib=arrays,
+                       arrays_volumes=arrays / volume_mib, one_irfft_s=fft)
             rows.append(row)
             print(f"{method:18s} {k:5d} {r['wall']:8.1f} {floor:8.1f} {row['ratio']:6.2f} "
-                  f"{peak_mib:9.0f} {row['peak_volumes']:8.1f}")
+                  f"{peak_mib:9.0f} {row['peak_rss_volumes']:8.1f} {arrays:10.0f} "
+                  f"{row['arrays_volumes']:8.1f}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1)

@@ -63,12 +63,15 @@ def locspiral(volume, mask, voxel_size, min_res, max_res, threshold=0.9, bw=4.5,
         q = np.float32(sample.quantile(m, threshold))
         significant = m >= q
         if snr_weight:
-            # C c = (m/(m+q)) (b/m) = b/(m+q) and C = m/(m+q): no division by a vanishing m.
-            denom = m + q
+            # C c = (m/(m+q)) (b/m) = b/(m+q) and C = m/(m+q) = 1 - q/(m+q), in place:
+            # no division by a vanishing m and no extra volume.
+            m += q
+            np.divide(b, m, out=b)
+            np.divide(q, m, out=m)
+            np.subtract(1, m, out=m)
         else:
-            denom = np.where(m > 0, m, 1)
-        np.divide(b, denom, out=b)
-        np.divide(m, denom, out=m)
+            np.divide(b, m, out=b, where=m > 0)                    # c; b = 0 where m = 0
+            np.greater(m, 0, out=m, casting="unsafe")            # C = 1
         np.add(m_acc, b, out=m_acc, where=significant)
         np.add(w_acc, m, out=w_acc, where=significant)
     return _finish(m_acc, w_acc, kmax, noise)

@@ -107,7 +107,9 @@ class FilterBank:
         self._qx = (sfft.rfftfreq(nx) * n).astype(np.float32)[None, None, :]
         q = np.sqrt(self._qz ** 2 + self._qy ** 2 + self._qx ** 2, dtype=np.float32)
         self._q = q
-        self._dc = (1.0 - np.exp(-q ** 2 / (2 * DC_SIGMA ** 2))).astype(np.float32)
+        # No DC-factor array here: on this grid every non-zero |q| is >= 1 pixel, where
+        # 1 - exp(-q^2 / (2 * 0.05^2)) is exactly 1 in float32, so the factor only zeroes q = 0.
+        self._dc = None
         # The half grid holds each coefficient once, except the x = 0 (and x = N/2) planes;
         # weights turn half-grid sums into full-grid sums for the normalisation.
         w = np.full(q.shape[2], 2.0, dtype=np.float32)
@@ -115,9 +117,6 @@ class FilterBank:
         if nx % 2 == 0:
             w[-1] = 1.0
         self._half_weight = w
-        with np.errstate(divide="ignore"):
-            inv_q = np.where(q > 0, 1.0 / q, 0.0).astype(np.float32)
-        self._inv_q = inv_q
         self._work = None
         self._spectrum = sfft.rfftn(np.asarray(volume, dtype=np.float32),
                                     workers=self.workers)
@@ -146,7 +145,10 @@ class FilterBank:
         h *= h
         h *= np.float32(-1.0 / (2.0 * self.bw ** 2))
         np.exp(h, out=h)
-        h *= self._dc
+        if self._dc is None:
+            h[0, 0, 0] = 0
+        else:
+            h *= self._dc
         if self.spiral == "reference":
             h /= h.sum(dtype=np.float64)
         else:
@@ -160,6 +162,15 @@ class FilterBank:
             return self._band_reference(k)
         return self._band_riesz(k)
 
+    def _inverse(self, spectrum):
+        """Inverse real FFT that uses ``spectrum`` (half grid) as its scratch space.
+
+        ``irfftn`` would copy the spectrum into a temporary for its complex stage; doing that
+        stage in place saves one volume of memory per transform.
+        """
+        sfft.ifftn(spectrum, axes=(0, 1), overwrite_x=True, workers=self.workers)
+        return sfft.irfft(spectrum, n=self.shape[2], axis=2, workers=self.workers)
+
     def _band_riesz(self, k):
         # Work buffers live as long as the bank: big fresh arrays cost page faults per band.
         if self._work is None:
@@ -167,13 +178,14 @@ class FilterBank:
                           np.empty(self._spectrum.shape, np.complex64),
                           np.empty(self._spectrum.shape, np.complex64))
         h, hf, tmp = self._work
-        irfftn = sfft.irfftn
         self.shell(k, out=h)
-        np.multiply(self._spectrum, h, out=hf)                 # H F
-        b = irfftn(hf, s=self.shape, workers=self.workers)
+        np.multiply(self._spectrum, h, out=tmp)                 # H F
+        b = self._inverse(tmp)
         m2 = b * b
         # -i H F / |q|: the three Riesz components are this times q_z, q_y, q_x.
-        h *= self._inv_q
+        with np.errstate(invalid="ignore"):
+            h /= self._q
+        h[0, 0, 0] = 0                                           # 0/0 at DC
         np.multiply(self._spectrum, h, out=hf)
         hf *= np.complex64(-1j)
         # Multiplying the (re, im) float view by a real axis vector is ~3x faster than a
@@ -182,7 +194,7 @@ class FilterBank:
         tmp_pairs = tmp.view(np.float32).reshape(tmp.shape + (2,))
         for q_axis in (self._qz, self._qy, self._qx):
             np.multiply(hf_pairs, q_axis[..., None], out=tmp_pairs)
-            r = irfftn(tmp, s=self.shape, workers=self.workers)
+            r = self._inverse(tmp)
             r *= r
             m2 += r
             del r

@@ -45,8 +45,9 @@ class VoxelSample:
         index = np.flatnonzero(selection)
         if spiral != "reference" and index.size > max_samples:
             index = index[np.linspace(0, index.size - 1, max_samples).astype(np.int64)]
+        if selection.size < 2 ** 31:
+            index = index.astype(np.int32)
         self.index = index
-        self.selection = selection
 
     def quantile(self, volume, q):
         """The ``q`` quantile of ``volume`` over the sampled voxels."""
