@@ -14,3 +14,37 @@ OUT_AMPLITUDE = "amplitudeMap"        # LocBFactor, A map (log amplitude)
 OUT_OCCUPANCY = "occupancyMap"        # LocOccupancy, 0..1
 OUT_MATURITY_OCCUPANCY = "occupancyMaps"   # maturity: SetOfVolumes, one per immature map
 OUT_MATURITY_MISSING = "missingMaps"       # maturity: SetOfVolumes, one per immature map
+
+# Files every protocol run writes under its extra/ folder (besides the output maps).
+EXTRA_MASK = "mask.mrc"              # binary mask actually used (1 = molecule); LocBFactor:
+                                     # the returned mask (input mask less unfittable voxels);
+                                     # maturity index: the mature map's mask
+EXTRA_RESULTS = "results.json"       # numbers computed by the run (read by createOutputStep)
+EXTRA_NOISE_CURVE = "noise_curve.txt"  # LocBFactor: 2 columns, res_square (1/Å^2), noise (log)
+
+# Output map files under extra/.
+FILE_ENHANCED = "enhanced.mrc"
+FILE_SHARPENED = "sharpened.mrc"
+FILE_QUALITY = "quality.mrc"
+FILE_BFACTOR = "bfactor.mrc"
+FILE_AMPLITUDE = "amplitude.mrc"
+FILE_OCCUPANCY = "occupancy.mrc"
+FILE_MATURITY_OCCUPANCY = "occupancy_%03d.mrc"   # maturity index, one per immature map (1-based)
+FILE_MATURITY_MISSING = "missing_%03d.mrc"
+
+# Protocol attributes (pyworkflow Float/Integer, stored with the run).
+ATTR_MAX_RES = "maxResUsed"          # every protocol: max resolution used (Å)
+ATTR_FSC_RES = "fscResolution"       # every protocol: half-map FSC 0.143 (Å), unset without halves
+ATTR_MASK_THRESHOLD = "maskThresholdUsed"  # automatic mask: density threshold used
+ATTR_MASK_VOXELS = "maskVoxels"      # voxels in the mask used
+ATTR_NUM_BANDS = "numBands"          # frequency bands swept (per map for the maturity index)
+ATTR_MEAN_B = "meanB"                # LocBFactor: mean local B inside the mask (Å^2)
+ATTR_SD_B = "sdB"                    # LocBFactor: SD (N-1) of the local B inside the mask (Å^2)
+ATTR_GLOBAL_B = "globalB"            # LocBFactor: global Guinier B of the input map (Å^2)
+ATTR_GLOBAL_B_MIN_RES = "globalBMinRes"  # LocBFactor: range of that Guinier fit (Å)
+ATTR_GLOBAL_B_MAX_RES = "globalBMaxRes"
+
+# Attributes of each item of the maturity-index output sets.
+ATTR_MATURITY_INDEX = "_maturityIndex"   # Float, 0..1
+ATTR_SOURCE_NAME = "_sourceName"         # String, name of the immature map
+ATTR_SOURCE_POSITION = "_sourcePosition"  # Integer, 1-based position in the input list
