@@ -1,0 +1,699 @@
+"""The command line ``locspiral-em``: every subcommand against the core, and bad input.
+
+The inputs are a 32^3 phantom at 1.3 Å/voxel written with ``core.write_map`` with a non-zero
+origin and nstart, so that keeping the header is tested. Most runs call
+``locspiral_em.cli.main`` in-process (it returns the exit status); one runs the module as a
+subprocess to prove the entry point. Known defects are ``xfail(strict=True)`` tests.
+"""
+import hashlib
+import os
+import subprocess
+import sys
+import warnings
+
+import mrcfile
+import numpy as np
+import pytest
+
+import locspiral_em
+from locspiral_em import cli, core
+
+N = 32
+VOXEL = 1.3
+ORIGIN = (10.5, -3.0, 7.0)
+NSTART = (-16, -16, -16)
+THREADS = ["--threads", "1"]
+
+
+# --------------------------------------------------------------------------------------
+# Inputs, written once
+# --------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def d(tmp_path_factory):
+    """Folder of input maps; the tests only read it (checked by ``unchanged``)."""
+    folder = tmp_path_factory.mktemp("inputs")
+    ph = core.make_phantom((N,) * 3, VOXEL, noise=0.5, seed=1)
+
+    def put(name, data, voxel=VOXEL):
+        core.write_map(folder / name, data, voxel, ORIGIN, NSTART)
+
+    put("h1.mrc", ph.half1)
+    put("h2.mrc", ph.half2)
+    put("map.mrc", core.average_half_maps(ph.half1, ph.half2))
+    put("mask.mrc", ph.mask.astype(np.float32))
+    put("clean.mrc", ph.clean)
+    # An "immature" map: the phantom without its second domain.
+    put("partial.mrc", np.where(ph.domains[1], 0, ph.clean).astype(np.float32))
+    put("full.mrc", ph.clean)
+    # Broken variants.
+    put("h2_p1.mrc", ph.half2, voxel=1.0)
+    put("mask_p1.mrc", ph.mask.astype(np.float32), voxel=1.0)
+    put("mask24.mrc", ph.mask[:24, :24, :24].astype(np.float32))
+    put("h24.mrc", ph.half2[:24, :24, :24])
+    put("zeros.mrc", np.zeros((N,) * 3, np.float32))
+    put("ones.mrc", np.ones((N,) * 3, np.float32))
+    nan = ph.half1.copy()
+    nan[5, 6, 7] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # mrcfile warns about the NaN it is asked to write
+        put("nan.mrc", nan)
+    put("noncubic.mrc", ph.half1[:, :, :30])
+    (folder / "garbage.mrc").write_bytes(
+        bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8)))
+    (folder / "empty.mrc").write_bytes(b"")
+    return folder
+
+
+def read(path):
+    """The map as the core reads it (for direct calls with the same arguments)."""
+    return core.read_map(path)
+
+
+def snapshot(folder):
+    """Every file under ``folder`` (hidden ones too) with a hash of its bytes."""
+    files = {}
+    for root, dirs, names in os.walk(folder):
+        for name in dirs + names:
+            path = os.path.join(root, name)
+            rel = os.path.relpath(path, folder)
+            files[rel] = (hashlib.sha256(open(path, "rb").read()).hexdigest()
+                          if os.path.isfile(path) else "dir")
+    return files
+
+
+def run(argv, capsys):
+    rc = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def assert_header(path, shape=(N, N, N)):
+    with mrcfile.open(path) as mrc:
+        assert mrc.data.shape == shape
+        assert mrc.data.dtype == np.float32
+        assert float(mrc.voxel_size.x) == pytest.approx(VOXEL, abs=1e-6)
+        assert float(mrc.voxel_size.y) == pytest.approx(VOXEL, abs=1e-6)
+        assert float(mrc.voxel_size.z) == pytest.approx(VOXEL, abs=1e-6)
+        assert (float(mrc.header.origin.x), float(mrc.header.origin.y),
+                float(mrc.header.origin.z)) == ORIGIN
+        assert (int(mrc.header.nxstart), int(mrc.header.nystart),
+                int(mrc.header.nzstart)) == NSTART
+        return np.array(mrc.data)
+
+
+def assert_same(written, expected):
+    np.testing.assert_allclose(written, expected, rtol=0, atol=1e-5)
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    """Run every test in its own empty folder, so default output names land there."""
+    monkeypatch.chdir(tmp_path)
+
+
+# --------------------------------------------------------------------------------------
+# Each subcommand against the core
+# --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method, extra, kwargs", [
+    ("locspiral", [], dict(snr_weight=True)),
+    ("locspiral", ["--no-snr-weight", "--noise-quantile", "0.95", "--bw", "4"],
+     dict(snr_weight=False, threshold=0.95, bw=4.0)),
+    ("locbsharpen", [], {}),
+    ("locbsharpen", ["--sharpen-res", "12", "--min-res", "30", "--spiral", "reference"],
+     dict(sharpen_res=12.0, min_res=30.0, spiral="reference")),
+], ids=["locspiral", "locspiral-options", "locbsharpen", "locbsharpen-options"])
+def test_enhancement_from_half_maps_defaults_max_res_to_fsc(d, tmp_path, capsys, method,
+                                                            extra, kwargs):
+    prefix = tmp_path / "out" / "run"
+    rc, out, err = run([method, "--half1", d / "h1.mrc", "--half2", d / "h2.mrc",
+                        "--mask", d / "mask.mrc", "-o", prefix, "-q", *THREADS, *extra],
+                       capsys)
+    assert rc == 0, err
+
+    h1, h2, mask = read(d / "h1.mrc"), read(d / "h2.mrc"), read(d / "mask.mrc")
+    p = h1.voxel_size
+    res = core.fsc(h1.data, h2.data, p).resolution
+    assert 2.6 < res < 4.0
+    assert err == f"max resolution from the half-map FSC (0.143): {res:.2f} Å\n"
+
+    args = dict(threshold=0.9, bw=4.5, spiral="riesz", min_res=25.0)
+    args.update(kwargs)
+    min_res = args.pop("min_res")
+    volume = core.average_half_maps(h1.data, h2.data)
+    expected = getattr(core, method)(volume, mask.data > 0.5, p, min_res, res, workers=1,
+                                     **args)
+    main_path = f"{prefix}_{method}.mrc"
+    quality_path = f"{prefix}_{method}_quality.mrc"
+    assert_same(assert_header(main_path), expected.map)
+    assert_same(assert_header(quality_path), expected.quality)
+    assert out == f"{method}: {min_res:g}-{res:.2f} Å, wrote {main_path} and {quality_path}\n"
+    assert sorted(os.listdir(tmp_path / "out")) == sorted(
+        [os.path.basename(main_path), os.path.basename(quality_path)])
+
+
+def test_explicit_max_res_skips_the_fsc_and_default_prefix_is_the_input_name(d, tmp_path,
+                                                                             capsys):
+    rc, out, err = run(["locspiral", d / "map.mrc", "--mask", d / "mask.mrc",
+                        "--max-res", "4.5", "-q", *THREADS], capsys)
+    assert rc == 0, err
+    assert err == ""
+    assert out == ("locspiral: 25-4.50 Å, wrote map_locspiral.mrc and "
+                   "map_locspiral_quality.mrc\n")
+    assert sorted(os.listdir(tmp_path)) == ["map_locspiral.mrc", "map_locspiral_quality.mrc"]
+    m = read(d / "map.mrc")
+    expected = core.locspiral(m.data, read(d / "mask.mrc").data > 0.5, m.voxel_size, 25.0,
+                              4.5, workers=1)
+    assert_same(assert_header("map_locspiral.mrc"), expected.map)
+
+
+def test_mask_threshold_and_automatic_mask(d, tmp_path, capsys):
+    m = read(d / "map.mrc")
+    for name, options, mask in [
+            ("thr", ["--mask-threshold", "0.03"], core.threshold_mask(m.data, 0.03)),
+            ("auto", [], core.threshold_mask(m.data))]:
+        assert 300 < mask.sum() < 2000  # a real mask, not everything / nothing
+        rc, out, err = run(["locspiral", d / "map.mrc", "--max-res", "4", "-o", name, "-q",
+                            *THREADS, *options], capsys)
+        assert rc == 0, err
+        expected = core.locspiral(m.data, mask, m.voxel_size, 25.0, 4.0, workers=1)
+        assert_same(assert_header(f"{name}_locspiral.mrc"), expected.map)
+        assert_same(assert_header(f"{name}_locspiral_quality.mrc"), expected.quality)
+    # The two masks differ (auto threshold 0.036 vs 0.03), and so do the results.
+    assert not np.allclose(read("thr_locspiral_quality.mrc").data,
+                           read("auto_locspiral_quality.mrc").data)
+
+
+def test_locbfactor_values_and_summary(d, tmp_path, capsys):
+    prefix = tmp_path / "bf"
+    rc, out, err = run(["locbfactor", "--half1", d / "h1.mrc", "--half2", d / "h2.mrc",
+                        "--mask-threshold", "0.02", "--max-res", "4", "--num-points", "6",
+                        "--filtered", "--amplitude-at", "lowest", "--noise-quantile", "0.95",
+                        "-o", prefix, "-q", *THREADS], capsys)
+    assert rc == 0, err
+    assert err == ""
+    h1, h2 = read(d / "h1.mrc"), read(d / "h2.mrc")
+    p = h1.voxel_size
+    volume = core.average_half_maps(h1.data, h2.data)
+    mask = core.threshold_mask(volume, 0.02)
+    expected = core.locbfactor(volume, mask, p, 15.0, 4.0, 6, 0.95, 4.8, filtered=True,
+                               amplitude_at="lowest", workers=1)
+    bfactor = assert_header(f"{prefix}_bfactor.mrc")
+    amplitude = assert_header(f"{prefix}_amplitude.mrc")
+    assert_same(bfactor, expected.bfactor)
+    assert_same(amplitude, expected.amplitude)
+    inside = bfactor[expected.mask]
+    assert inside.size > 300 and np.all(bfactor[~expected.mask] == 0)
+    mean, sd = float(np.mean(inside)), float(np.std(inside, ddof=1))
+    glob = core.global_bfactor(volume, p, 10.0, 4.0).bfactor
+    assert -250 < mean < 0  # the phantom's domains are blurred by B = 50 and 150 Å^2
+    assert out == (f"locbfactor: 15-4.00 Å, B inside the mask mean {mean:.1f} Å^2, "
+                   f"SD {sd:.1f} Å^2 (global Guinier {glob:.1f} Å^2); "
+                   f"wrote {prefix}_bfactor.mrc\n")
+
+
+def test_locbfactor_defaults_from_map_and_mask_file(d, tmp_path, capsys):
+    rc, out, err = run(["locbfactor", d / "map.mrc", "--mask", d / "mask.mrc",
+                        "--max-res", "3", "-o", "b", "-q", *THREADS], capsys)
+    assert rc == 0, err
+    m, mask = read(d / "map.mrc"), read(d / "mask.mrc").data > 0.5
+    expected = core.locbfactor(m.data, mask, m.voxel_size, 15.0, 3.0, workers=1)
+    bfactor = assert_header("b_bfactor.mrc")
+    assert_same(bfactor, expected.bfactor)
+    assert_same(assert_header("b_amplitude.mrc"), expected.amplitude)
+    mean, sd = float(np.mean(bfactor[mask])), float(np.std(bfactor[mask], ddof=1))
+    assert f"B inside the mask mean {mean:.1f} Å^2, SD {sd:.1f} Å^2" in out
+
+
+def test_lococcupancy_default_max_res_and_summary(d, tmp_path, capsys):
+    rc, out, err = run(["lococcupancy", d / "map.mrc", "--mask", d / "mask.mrc",
+                        "--quantile", "0.3", "--bw", "4", "-o", "occ", "-q", *THREADS],
+                       capsys)
+    assert rc == 0, err
+    assert err == ""
+    m, mask = read(d / "map.mrc"), read(d / "mask.mrc").data > 0.5
+    # Without half maps and without --max-res, LocOccupancy uses 10 Å.
+    expected = core.lococcupancy(m.data, mask, m.voxel_size, 25.0, 10.0, 0.3, 4.0,
+                                 workers=1)
+    occupancy = assert_header("occ_occupancy.mrc")
+    assert_same(occupancy, expected)
+    assert occupancy.min() >= 0 and occupancy.max() <= 1
+    mean, sd = float(np.mean(occupancy[mask])), float(np.std(occupancy[mask], ddof=1))
+    assert out == (f"lococcupancy: 25-10.00 Å, occupancy inside the mask mean {mean:.2f}, "
+                   f"SD {sd:.2f}; wrote occ_occupancy.mrc\n")
+
+
+def test_lococcupancy_from_half_maps_uses_the_fsc(d, tmp_path, capsys):
+    rc, out, err = run(["lococcupancy", "--half1", d / "h1.mrc", "--half2", d / "h2.mrc",
+                        "--mask", d / "mask.mrc", "-o", "occ", "-q", *THREADS], capsys)
+    assert rc == 0, err
+    h1, h2 = read(d / "h1.mrc"), read(d / "h2.mrc")
+    res = core.fsc(h1.data, h2.data, h1.voxel_size).resolution
+    assert f"lococcupancy: 25-{res:.2f} Å" in out
+    expected = core.lococcupancy(core.average_half_maps(h1.data, h2.data),
+                                 read(d / "mask.mrc").data > 0.5, h1.voxel_size, 25.0, res,
+                                 workers=1)
+    assert_same(assert_header("occ_occupancy.mrc"), expected)
+
+
+def test_maturity_values_order_and_summary(d, tmp_path, capsys):
+    prefix = tmp_path / "mat"
+    rc, out, err = run(["maturity", "--mature", d / "clean.mrc", "--immature",
+                        d / "full.mrc", d / "partial.mrc", "--mask", d / "mask.mrc",
+                        "--max-res", "8", "-o", prefix, "-q", *THREADS], capsys)
+    assert rc == 0, err
+    clean, mask = read(d / "clean.mrc"), read(d / "mask.mrc").data > 0.5
+    maps = [read(d / "full.mrc").data, read(d / "partial.mrc").data]
+    expected = core.maturity_index(mask, maps, clean.voxel_size, 25.0, 8.0, 0.75, 0.25, 5.0,
+                                   mature_map=clean.data, workers=1)
+    for stem, r in zip(("full", "partial"), expected):
+        assert_same(assert_header(f"{prefix}_{stem}_occupancy.mrc"), r.occupancy)
+        assert_same(assert_header(f"{prefix}_{stem}_missing.mrc"), r.missing)
+    full, partial = expected
+    # Levels are the mature map's 0.25 amplitude quantiles inside the mask, so the complete
+    # map (identical to the mature one) has ~3/4 of the mask highly occupied; removing one
+    # of the two domains removes a large part of that.
+    assert 0.65 < full.index < 0.85
+    assert partial.index < full.index - 0.2
+    assert out == (f"maturity index (least to most mature): partial {partial.index:.3f}, "
+                   f"full {full.index:.3f}\n")
+    assert len(os.listdir(tmp_path)) == 4
+
+
+def test_maturity_with_mask_threshold(d, tmp_path, capsys):
+    rc, out, err = run(["maturity", "--mature", d / "clean.mrc", "--immature",
+                        d / "partial.mrc", "--mask-threshold", "0.02", "-q", *THREADS],
+                       capsys)
+    assert rc == 0, err
+    clean = read(d / "clean.mrc")
+    mask = core.threshold_mask(clean.data, 0.02)
+    (r,) = core.maturity_index(mask, [read(d / "partial.mrc").data], clean.voxel_size, 25.0,
+                               10.0, mature_map=clean.data, workers=1)
+    assert_same(assert_header("maturity_partial_occupancy.mrc"), r.occupancy)
+    assert out == f"maturity index (least to most mature): partial {r.index:.3f}\n"
+
+
+def test_fsc_command_curve_and_mask(d, tmp_path, capsys):
+    h1, h2 = read(d / "h1.mrc"), read(d / "h2.mrc")
+    curve = core.fsc(h1.data, h2.data, h1.voxel_size)
+    rc, out, err = run(["fsc", d / "h1.mrc", d / "h2.mrc", "--curve", "c.txt"], capsys)
+    assert rc == 0, err
+    assert out == f"fsc: resolution at FSC 0.143: {curve.resolution:.2f} Å\n"
+    table = np.loadtxt("c.txt")
+    assert table.shape == (N // 2 + 1, 2)
+    np.testing.assert_allclose(table[:, 0], curve.frequency, atol=5e-7)
+    np.testing.assert_allclose(table[:, 1], curve.fsc, atol=5e-7)
+    assert open("c.txt").readline() == "# frequency_1/A fsc\n"
+
+    mask = read(d / "mask.mrc").data > 0.5
+    masked = core.fsc(h1.data, h2.data, h1.voxel_size, mask=mask)
+    assert masked.resolution != curve.resolution
+    rc, out, err = run(["fsc", d / "h1.mrc", d / "h2.mrc", "--mask", d / "mask.mrc"], capsys)
+    assert rc == 0, err
+    assert out == f"fsc: resolution at FSC 0.143: {masked.resolution:.2f} Å\n"
+
+
+def test_demo_writes_its_folder_and_summary(tmp_path, capsys):
+    folder = tmp_path / "demo"
+    rc, out, err = run(["demo", "-o", folder, "--size", "32", "-q", *THREADS], capsys)
+    assert rc == 0, err
+    assert err == ""
+    names = sorted(os.listdir(folder))
+    maps = [n for n in names if n.endswith(".mrc")]
+    assert len(maps) == 17 and "summary.txt" in names and len(names) == 18
+    for expected_name in ("half1.mrc", "half2.mrc", "map.mrc", "mask.mrc", "locspiral.mrc",
+                          "locspiral_quality.mrc", "locbsharpen.mrc", "bfactor.mrc",
+                          "amplitude.mrc", "occupancy.mrc",
+                          "maturity_two_missing_occupancy.mrc"):
+        assert expected_name in names
+    summary = (folder / "summary.txt").read_text()
+    assert out == f"demo: wrote 17 maps to {folder}\n{summary}"
+
+    # The written maps are the phantom's, and the summary's numbers come from them.
+    ph = core.demo_phantom(32)
+    np.testing.assert_array_equal(read(folder / "half1.mrc").data, ph.half1)
+    np.testing.assert_array_equal(read(folder / "mask.mrc").data > 0.5, ph.mask)
+    assert read(folder / "map.mrc").voxel_size == 1.0
+    bfactor = read(folder / "bfactor.mrc").data
+    occupancy = read(folder / "occupancy.mrc").data
+    lines = summary.splitlines()
+    assert len(lines) == 4
+    for line, name, spec, region in zip(lines, ("sharp", "blurred", "half-occupied"),
+                                        ph.spec, ph.domains):
+        median = np.median(bfactor[region & ph.mask])
+        assert line.split()[0] == name
+        assert f"true B {-spec.bfactor:7.1f}" in line
+        assert f"local B median {median:7.1f}" in line
+        assert f"mean {occupancy[region].mean():.2f}" in line
+    indices = []
+    for label in ("complete", "one_missing", "two_missing"):
+        occ = read(folder / f"maturity_{label}_occupancy.mrc").data
+        indices.append(1.0 - float((ph.mask & (occ < 0.75)).sum()) / float(ph.mask.sum()))
+    assert lines[3] == ("  maturity index: complete {:.2f}, one_missing {:.2f}, "
+                        "two_missing {:.2f}".format(*indices))
+    # Removing domains lowers the maturity index.
+    assert indices[0] > indices[1] > indices[2]
+
+    # Again: refused without --force (nothing touched), accepted with it.
+    before = snapshot(folder)
+    rc, out, err = run(["demo", "-o", folder, "--size", "32", "-q", *THREADS], capsys)
+    assert rc == 2 and out == ""
+    assert err == (f"locspiral-em demo: error: {folder} exists and is not empty; choose "
+                   "another -o folder or add --force\n")
+    assert snapshot(folder) == before
+    rc, out, err = run(["demo", "-o", folder, "--size", "32", "-q", "--force", *THREADS],
+                       capsys)
+    assert rc == 0
+    assert snapshot(folder) == before  # same phantom, same seed: same bytes
+
+
+def test_entry_point_as_a_subprocess(d, tmp_path):
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    done = subprocess.run([sys.executable, "-m", "locspiral_em.cli", "locbsharpen",
+                           "--half1", str(d / "h1.mrc"), "--half2", str(d / "h2.mrc"),
+                           "--mask", str(d / "mask.mrc"), "--max-res", "4", "-o", "sub",
+                           "-q", "--threads", "1"],
+                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ("locbsharpen: 25-4.00 Å, wrote sub_locbsharpen.mrc and "
+                           "sub_locbsharpen_quality.mrc\n")
+    h1, h2 = read(d / "h1.mrc"), read(d / "h2.mrc")
+    expected = core.locbsharpen(core.average_half_maps(h1.data, h2.data),
+                                read(d / "mask.mrc").data > 0.5, h1.voxel_size, 25.0, 4.0,
+                                workers=1)
+    assert_same(assert_header(tmp_path / "sub_locbsharpen.mrc"), expected.map)
+
+    bad = subprocess.run([sys.executable, "-m", "locspiral_em.cli", "fsc", "nothere.mrc",
+                          str(d / "h2.mrc")], cwd=tmp_path, capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert bad.returncode == 2
+    assert bad.stdout == ""
+    assert bad.stderr == "locspiral-em fsc: error: map file not found: nothere.mrc\n"
+
+    version = subprocess.run([sys.executable, "-m", "locspiral_em.cli", "--version"],
+                             cwd=tmp_path, capture_output=True, text=True, env=env,
+                             timeout=120)
+    assert version.returncode == 0
+    assert version.stdout == f"locspiral-em {locspiral_em.__version__}\n"
+
+
+@pytest.mark.parametrize("command", ["locspiral", "locbsharpen", "locbfactor",
+                                     "lococcupancy", "maturity", "fsc", "demo"])
+def test_help_exits_zero(capsys, command):
+    with pytest.raises(SystemExit) as info:
+        cli.main([command, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: locspiral-em {command}")
+
+
+def test_argparse_errors_exit_two(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["maturity", "--immature", "a.mrc"])  # --mature missing
+    assert info.value.code == 2
+    assert "the following arguments are required: --mature" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        cli.main([])
+    assert info.value.code == 2
+
+
+# --------------------------------------------------------------------------------------
+# Bad input: status 2, one line on stderr naming the problem, nothing written
+# --------------------------------------------------------------------------------------
+
+def assert_rejected(argv, capsys, tmp_path, d, command, *fragments):
+    before, inputs = snapshot(tmp_path), snapshot(d)
+    rc, out, err = run(argv, capsys)
+    assert rc == 2, (rc, out, err)
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"locspiral-em {command}: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    assert snapshot(tmp_path) == before  # no outputs, no .tmp- files
+    assert snapshot(d) == inputs
+    return lines[0]
+
+
+MASK = ["--mask", "{d}/mask.mrc"]
+HALVES = ["--half1", "{d}/h1.mrc", "--half2", "{d}/h2.mrc"]
+
+BAD = {
+    "missing-map": (["locspiral", "{d}/nothere.mrc", *MASK, "--max-res", "4"],
+                    ["map file not found: {d}/nothere.mrc"]),
+    "missing-mask": (["locspiral", *HALVES, "--mask", "{d}/nomask.mrc"],
+                     ["map file not found: {d}/nomask.mrc"]),
+    "missing-half": (["locbsharpen", "--half1", "{d}/h1.mrc", "--half2", "{d}/no.mrc",
+                      *MASK], ["map file not found: {d}/no.mrc"]),
+    "garbage-map": (["locbfactor", "{d}/garbage.mrc", *MASK, "--max-res", "4"],
+                    ["{d}/garbage.mrc is not a readable MRC map"]),
+    "empty-file": (["lococcupancy", "{d}/empty.mrc", *MASK],
+                   ["cannot read {d}/empty.mrc as an MRC map"]),
+    "folder-as-map": (["locspiral", "{d}", *MASK, "--max-res", "4"],
+                      ["map file not found: {d}"]),
+    "mask-grid": (["locspiral", *HALVES, "--mask", "{d}/mask24.mrc"],
+                  ["mask grid (24, 24, 24) differs from map grid (32, 32, 32)"]),
+    "mask-voxel": (["locbfactor", "{d}/map.mrc", "--mask", "{d}/mask_p1.mrc",
+                    "--max-res", "4"],
+                   ["mask voxel size 1 Å differs from map voxel size 1.3 Å"]),
+    "half-voxel": (["locspiral", "--half1", "{d}/h1.mrc", "--half2", "{d}/h2_p1.mrc",
+                    *MASK], ["half map 1 voxel size 1.3 Å differs from half map 2 voxel "
+                             "size 1 Å"]),
+    "half-grid": (["locspiral", "--half1", "{d}/h1.mrc", "--half2", "{d}/h24.mrc", *MASK],
+                  ["half map 1 grid (32, 32, 32) differs from half map 2 grid (24, 24, 24)"]),
+    "threshold-above-max": (["locspiral", "{d}/map.mrc", "--mask-threshold", "1000",
+                             "--max-res", "4"],
+                            ["no voxel is above the mask threshold 1000"]),
+    "threshold-specks": (["lococcupancy", "{d}/map.mrc", "--mask-threshold", "0.3"],
+                         ["leaves only objects smaller than 25 voxels"]),
+    "empty-mask-file": (["locbsharpen", "{d}/map.mrc", "--mask", "{d}/zeros.mrc",
+                         "--max-res", "4"], ["the mask is empty"]),
+    "all-ones-mask": (["locspiral", *HALVES, "--mask", "{d}/ones.mrc", "--max-res", "4"],
+                      ["the mask covers the whole box"]),
+    "beyond-nyquist": (["locspiral", *HALVES, *MASK, "--max-res", "2.5"],
+                       ["max resolution 2.5 Å is beyond Nyquist (2.6 Å for voxel size "
+                        "1.3 Å)"]),
+    "beyond-nyquist-bfactor": (["locbfactor", "{d}/map.mrc", *MASK, "--max-res", "2"],
+                               ["beyond Nyquist (2.6 Å"]),
+    "beyond-nyquist-occupancy": (["lococcupancy", "{d}/map.mrc", *MASK, "--max-res", "1"],
+                                 ["beyond Nyquist (2.6 Å"]),
+    "beyond-nyquist-maturity": (["maturity", "--mature", "{d}/clean.mrc", "--immature",
+                                 "{d}/partial.mrc", *MASK, "--max-res", "2"],
+                                ["beyond Nyquist (2.6 Å"]),
+    "min-equals-max": (["locspiral", *HALVES, *MASK, "--min-res", "4", "--max-res", "4"],
+                       ["min resolution 4 Å must be coarser (larger) than max resolution "
+                        "4 Å"]),
+    "min-finer-than-max": (["lococcupancy", "{d}/map.mrc", *MASK, "--min-res", "5"],
+                           ["min resolution 5 Å must be coarser (larger) than max "
+                            "resolution 10 Å"]),
+    "range-too-narrow": (["locspiral", *HALVES, *MASK, "--min-res", "25", "--max-res", "22"],
+                         ["range 25-22 Å spans less than one Fourier pixel"]),
+    "nan-map-mask-file": (["locspiral", "{d}/nan.mrc", *MASK, "--max-res", "4"],
+                          ["the map has 1 NaN or infinite voxels"]),
+    "nan-map-threshold": (["locbfactor", "{d}/nan.mrc", "--mask-threshold", "0.03",
+                           "--max-res", "4"], ["the map has 1 NaN or infinite voxels"]),
+    "nan-half-map": (["locspiral", "--half1", "{d}/nan.mrc", "--half2", "{d}/h2.mrc",
+                      *MASK], ["half map 1 has 1 NaN or infinite voxels"]),
+    "nan-fsc": (["fsc", "{d}/h1.mrc", "{d}/nan.mrc"], ["half map 2 has 1 NaN"]),
+    "map-and-halves": (["locspiral", "{d}/map.mrc", *HALVES, *MASK],
+                       ["give either a map or --half1 and --half2 (not both, not neither)"]),
+    "neither-map-nor-halves": (["locbsharpen", *MASK, "--max-res", "4"],
+                               ["give either a map or --half1 and --half2"]),
+    "one-half-only": (["locspiral", "--half1", "{d}/h1.mrc", *MASK],
+                      ["half maps need both --half1 and --half2"]),
+    "mask-and-threshold": (["locspiral", *HALVES, *MASK, "--mask-threshold", "0.03"],
+                           ["give either --mask or --mask-threshold, not both"]),
+    "no-max-res-without-halves": (["locspiral", "{d}/map.mrc", *MASK],
+                                  ["--max-res is required when no half maps are given"]),
+    "occupancy-quantile": (["lococcupancy", "{d}/map.mrc", *MASK, "--quantile", "1.5"],
+                           ["the occupancy quantile must be between 0 and 1, got 1.5"]),
+    "bfactor-num-points": (["locbfactor", "{d}/map.mrc", *MASK, "--max-res", "4",
+                            "--num-points", "1"], ["num_points must be at least 2"]),
+    "reference-non-cubic": (["locspiral", "{d}/noncubic.mrc", "--mask-threshold", "0.03",
+                             "--max-res", "4", "--spiral", "reference"],
+                            ["assumes a cubic box", "(32, 32, 30)"]),
+    "maturity-grid": (["maturity", "--mature", "{d}/clean.mrc", "--immature",
+                       "{d}/partial.mrc", "{d}/h24.mrc", *MASK],
+                      ["{d}/h24.mrc grid (24, 24, 24) differs from the mature map grid "
+                       "(32, 32, 32)"]),
+    "maturity-voxel": (["maturity", "--mature", "{d}/clean.mrc", "--immature",
+                        "{d}/h2_p1.mrc", *MASK],
+                       ["{d}/h2_p1.mrc voxel size 1 Å differs from mature map voxel size "
+                        "1.3 Å"]),
+    "maturity-missing": (["maturity", "--mature", "{d}/clean.mrc", "--immature",
+                          "{d}/nothere.mrc", *MASK], ["map file not found"]),
+    "maturity-empty-threshold": (["maturity", "--mature", "{d}/clean.mrc", "--immature",
+                                  "{d}/partial.mrc", "--mask-threshold", "99"],
+                                 ["no voxel is above the mask threshold 99"]),
+    "fsc-missing": (["fsc", "{d}/h1.mrc", "{d}/nothere.mrc"], ["map file not found"]),
+    "fsc-voxel": (["fsc", "{d}/h1.mrc", "{d}/h2_p1.mrc"],
+                  ["half map 1 voxel size 1.3 Å differs from half map 2 voxel size 1 Å"]),
+    "fsc-grid": (["fsc", "{d}/h1.mrc", "{d}/h24.mrc"],
+                 ["half map 1 grid (32, 32, 32) differs from half map 2 grid"]),
+    "fsc-mask-grid": (["fsc", "{d}/h1.mrc", "{d}/h2.mrc", "--mask", "{d}/mask24.mrc"],
+                      ["half map 1 grid (32, 32, 32) differs from mask grid (24, 24, 24)"]),
+    "zero-voxel-override": (["locspiral", *HALVES, *MASK, "--max-res", "4",
+                             "--voxel-size", "0"], ["voxel size must be positive"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input(d, tmp_path, capsys, case):
+    argv, fragments = BAD[case]
+    fill = lambda s: s.replace("{d}", str(d))  # noqa: E731
+    argv = [fill(a) for a in argv] + ["-o" if argv[0] != "fsc" else "--curve",
+                                      str(tmp_path / "out" / "x") if argv[0] != "fsc"
+                                      else str(tmp_path / "curve.txt")]
+    if argv[0] != "fsc":
+        argv += ["-q", *THREADS]
+    assert_rejected(argv, capsys, tmp_path, d, argv[0], *[fill(f) for f in fragments])
+
+
+def test_error_after_the_fsc_line_is_the_last_line(d, tmp_path, capsys):
+    """With half maps and no --max-res, the FSC resolution is reported first; when the
+    range it gives is invalid, the error is the last (and only error) line."""
+    rc, out, err = run(["locspiral", "--half1", d / "h1.mrc", "--half2", d / "h2.mrc",
+                        "--mask", d / "mask.mrc", "--min-res", "2.8", "-q", *THREADS],
+                       capsys)
+    assert rc == 2 and out == ""
+    lines = err.splitlines()
+    assert lines[0].startswith("max resolution from the half-map FSC (0.143): 2.97")
+    assert lines[1:] == ["locspiral-em locspiral: error: min resolution 2.8 Å must be "
+                         "coarser (larger) than max resolution 2.96844 Å"]
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("method", ["locspiral", "locbsharpen"])
+def test_existing_output_needs_force(d, tmp_path, capsys, method):
+    existing = tmp_path / f"x_{method}_quality.mrc"
+    existing.write_bytes(b"precious, not a map")
+    argv = [method, *[a.replace("{d}", str(d)) for a in HALVES + MASK], "--max-res", "4",
+            "-o", tmp_path / "x", "-q", *THREADS]
+    assert_rejected(argv, capsys, tmp_path, d, method,
+                    f"{existing} exists; choose another --output prefix or add --force")
+    assert existing.read_bytes() == b"precious, not a map"
+    assert not (tmp_path / f"x_{method}.mrc").exists()
+
+    rc, out, err = run(argv + ["--force"], capsys)
+    assert rc == 0, err
+    assert_header(existing)
+    assert_header(tmp_path / f"x_{method}.mrc")
+    assert sorted(os.listdir(tmp_path)) == [f"x_{method}.mrc", f"x_{method}_quality.mrc"]
+
+
+def test_existing_output_needs_force_other_commands(d, tmp_path, capsys):
+    cases = [
+        (["locbfactor", d / "map.mrc", "--mask", d / "mask.mrc", "--max-res", "4", "-o",
+          "b", "-q", *THREADS], "b_amplitude.mrc", "prefix"),
+        (["lococcupancy", d / "map.mrc", "--mask", d / "mask.mrc", "-o", "o", "-q",
+          *THREADS], "o_occupancy.mrc", "prefix"),
+        (["maturity", "--mature", d / "clean.mrc", "--immature", d / "full.mrc",
+          d / "partial.mrc", "--mask", d / "mask.mrc", "-q", *THREADS],
+         "maturity_partial_missing.mrc", "prefix"),
+        (["fsc", d / "h1.mrc", d / "h2.mrc", "--curve", "curve.txt"], "curve.txt", "path"),
+    ]
+    for argv, name, word in cases:
+        path = tmp_path / name
+        path.write_bytes(b"keep me")
+        assert_rejected(argv, capsys, tmp_path, d, str(argv[0]),
+                        f"{name} exists; choose another --output {word}"
+                        if word == "prefix" else f"{name} exists; choose another path")
+        assert path.read_bytes() == b"keep me"
+        assert sorted(os.listdir(tmp_path)) == [name]
+        rc, out, err = run(argv + ["--force"], capsys)
+        assert rc == 0, err
+        assert path.read_bytes() != b"keep me"
+        for leftover in os.listdir(tmp_path):
+            os.remove(tmp_path / leftover)
+
+
+# --------------------------------------------------------------------------------------
+# Known defects
+# --------------------------------------------------------------------------------------
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "cli.py run_locbfactor: write_outputs (line 165) runs before core.global_bfactor "
+    "(line 167), which raises InputError when fewer than 2 shells lie between "
+    "max(10, 2*max_res) and max_res (e.g. --min-res 40 --max-res 20 on a 32^3 box at "
+    "1.3 Å): the command exits 2 'writes nothing' but has written both maps. Fix: compute "
+    "glob before write_outputs, and/or catch InputError there and print 'global Guinier "
+    "n/a' (the local result is valid)."))
+def test_locbfactor_summary_failure_after_writing(d, tmp_path, capsys):
+    rc, out, err = run(["locbfactor", "--half1", d / "h1.mrc", "--half2", d / "h2.mrc",
+                        "--mask", d / "mask.mrc", "--min-res", "40", "--max-res", "20",
+                        "-o", "bf", "-q", *THREADS], capsys)
+    written = sorted(os.listdir(tmp_path))
+    if rc == 2:
+        assert written == []
+    else:
+        assert rc == 0 and written == ["bf_amplitude.mrc", "bf_bfactor.mrc"]
+
+
+@pytest.mark.parametrize("voxel", ["0", "-1.3"])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "--voxel-size is never checked: core/mrcio.py read_map (line 48-57) returns a 0 or "
+    "negative override unchecked and core.fsc does not validate voxel_size, so `fsc h1 h2 "
+    "--voxel-size 0` exits 0 printing 'resolution at FSC 0.143: inf Å' with numpy "
+    "RuntimeWarnings, and --voxel-size -1.3 gives the nonsense 'voxel size -1.3 Å differs "
+    "from half map 2 voxel size -1.3 Å' (cli.py _same_voxel, line 57, assumes positive "
+    "sizes). Fix: read_map raises InputError for a non-positive/non-finite override (and "
+    "core.fsc/global_bfactor call validate.check_resolutions' voxel check)."))
+def test_fsc_rejects_non_positive_voxel_size(d, tmp_path, capsys, voxel):
+    rc, out, err = run(["fsc", d / "h1.mrc", d / "h2.mrc", "--voxel-size", voxel], capsys)
+    assert rc == 2
+    assert err.count("\n") == 1 and "positive" in err
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "cli.py run_fsc (lines 224-226) reads --mask without comparing its voxel size with the "
+    "half maps' (every other subcommand does, via _same_voxel in load_mask), so a mask from "
+    "another grid spacing is silently used. Fix: _same_voxel(m.voxel_size, h1.voxel_size, "
+    "'mask', 'half map 1') after reading the mask."))
+def test_fsc_rejects_mask_with_other_voxel_size(d, tmp_path, capsys):
+    rc, out, err = run(["fsc", d / "h1.mrc", d / "h2.mrc", "--mask", d / "mask_p1.mrc"],
+                       capsys)
+    assert rc == 2
+    assert "mask voxel size 1 Å differs" in err
+
+
+@pytest.mark.xfail(strict=True, raises=NotADirectoryError, reason=(
+    "demo.py run_demo line 18: os.listdir(folder) raises NotADirectoryError when -o names "
+    "an existing file, so the CLI dies with a traceback (status 1) instead of status 2 "
+    "and one line. Fix: `if os.path.exists(folder) and not os.path.isdir(folder): raise "
+    "InputError(f'{folder} exists and is not a folder')`."))
+def test_demo_output_is_an_existing_file(tmp_path, capsys):
+    target = tmp_path / "afile"
+    target.write_text("x")
+    rc, out, err = run(["demo", "-o", target, "--size", "32", "-q"], capsys)
+    assert rc == 2
+    assert err.count("\n") == 1 and "afile" in err
+    assert target.read_text() == "x"
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
+    "cli.py run_demo/demo.py: --size is not validated; --size 0 raises a bare numpy "
+    "ValueError ('a cannot be empty unless no samples are taken') from "
+    "core.phantom.make_phantom, i.e. a traceback instead of status 2 and one line. Fix: in "
+    "demo.run_demo, `if size < 16: raise InputError(f'--size must be at least 16 voxels, "
+    "got {size}')` (16 is the smallest box the demo completes on)."))
+def test_demo_rejects_a_tiny_size(tmp_path, capsys):
+    rc, out, err = run(["demo", "-o", tmp_path / "demo", "--size", "0", "-q"], capsys)
+    assert rc == 2
+    assert err.count("\n") == 1 and "--size" in err
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "cli.py ProgressBar.__init__ (line 25) binds stream=sys.stderr as a default argument, "
+    "i.e. the stderr of import time: progress ignores later redirection of sys.stderr "
+    "(contextlib.redirect_stderr, pytest capsys, a GUI/Scipion log capturing in-process "
+    "runs) and goes to the original stream. Fix: `stream=None` and "
+    "`self.stream = sys.stderr if stream is None else stream`."))
+def test_progress_goes_to_the_current_stderr(d, tmp_path, capsys):
+    rc, out, err = run(["locspiral", d / "map.mrc", "--mask", d / "mask.mrc", "--max-res",
+                        "4", *THREADS], capsys)
+    assert rc == 0
+    # 9 bands (k = 1..9 on a 41.6 Å box): one non-tty progress line per band.
+    assert len([line for line in err.splitlines() if "LocSpiral band" in line]) == 9
