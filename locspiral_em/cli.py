@@ -22,8 +22,9 @@ METHODS = ("locspiral", "locbsharpen", "locbfactor", "lococcupancy", "maturity")
 class ProgressBar:
     """A one-line text bar on stderr, refreshed per band; silent when ``quiet``."""
 
-    def __init__(self, quiet=False, stream=sys.stderr, width=30):
-        self.quiet, self.stream, self.width = quiet, stream, width
+    def __init__(self, quiet=False, stream=None, width=30):
+        # Looked up at run time, so redirected stderr (logs, tests) gets the progress.
+        self.quiet, self.stream, self.width = quiet, stream or sys.stderr, width
         self.start = time.time()
 
     def __call__(self, done, total, message=""):
@@ -162,12 +163,16 @@ def run_locbfactor(args):
                              max_res, args.num_points, args.noise_quantile, args.bw,
                              filtered=args.filtered, amplitude_at=args.amplitude_at,
                              **_common(args))
-    write_outputs(paths, {"bfactor": result.bfactor, "amplitude": result.amplitude}, inputs)
     mean, sd = _mean_sd(result.bfactor[result.mask])
-    glob = core.global_bfactor(inputs.volume, inputs.voxel_size, max(10.0, 2 * max_res),
-                               max_res, workers=args.threads).bfactor
+    try:
+        glob = core.global_bfactor(inputs.volume, inputs.voxel_size, max(10.0, 2 * max_res),
+                                   max_res, workers=args.threads).bfactor
+        glob_text = f"{glob:.1f} Å^2"
+    except InputError:  # too few shells for a global fit: the local maps are still valid
+        glob_text = "n/a"
+    write_outputs(paths, {"bfactor": result.bfactor, "amplitude": result.amplitude}, inputs)
     print(f"locbfactor: {args.min_res:g}-{max_res:.2f} Å, B inside the mask mean {mean:.1f} "
-          f"Å^2, SD {sd:.1f} Å^2 (global Guinier {glob:.1f} Å^2); wrote {paths['bfactor']}")
+          f"Å^2, SD {sd:.1f} Å^2 (global Guinier {glob_text}); wrote {paths['bfactor']}")
     return paths
 
 
@@ -222,6 +227,7 @@ def run_fsc(args):
     mask = None
     if args.mask:
         m = core.read_map(args.mask, args.voxel_size)
+        _same_voxel(m.voxel_size, h1.voxel_size, "mask", "half map 1")
         mask = m.data > 0.5
     curve = core.fsc(h1.data, h2.data, h1.voxel_size, mask=mask, workers=args.threads)
     if args.curve:

@@ -15,6 +15,10 @@ from .core import InputError
 
 
 def run_demo(folder, size=64, workers=None, quiet=False, force=False):
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise InputError(f"{folder} exists and is not a folder; choose another -o folder")
+    if int(size) < 32:
+        raise InputError(f"--size must be at least 32 voxels, got {size}")
     if os.path.exists(folder) and os.listdir(folder) and not force:
         raise InputError(f"{folder} exists and is not empty; choose another -o folder or "
                          "add --force")

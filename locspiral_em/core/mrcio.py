@@ -47,6 +47,14 @@ def read_map(path, voxel_size=None) -> MapData:
         raise InputError(f"cannot read {path} as an MRC map: {exc}") from None
     if data.ndim != 3 or min(data.shape) < 2:
         raise InputError(f"{path} holds a {data.ndim}-D array {data.shape}, not a 3-D volume")
+    if voxel_size is not None:
+        try:
+            voxel_size = float(voxel_size)
+        except (TypeError, ValueError):
+            voxel_size = float("nan")
+        if not (np.isfinite(voxel_size) and voxel_size > 0):
+            raise InputError(f"voxel size must be positive (Å); {voxel_size} was given for "
+                             f"{path}")
     if voxel_size is None:
         if min(sizes) <= 0:
             raise InputError(f"{path} has no voxel size in its header; give it explicitly "
@@ -68,10 +76,16 @@ def write_map(path, data, voxel_size, origin=(0.0, 0.0, 0.0), nstart=(0, 0, 0)):
 def write_maps(items: Sequence, voxel_size, origin=(0.0, 0.0, 0.0), nstart=(0, 0, 0)):
     """Write several maps all-or-nothing: every file goes to a temporary name first and is
     renamed into place only after all of them were written."""
+    items = [(os.fspath(path), np.asarray(data)) for path, data in items]
+    for path, data in items:
+        if data.ndim != 3:
+            raise InputError(f"cannot write {path}: a map must be 3-D, got shape {data.shape}")
+        if os.path.isdir(path):
+            raise InputError(f"cannot write {path}: it is a folder")
+    mode = 0o666 & ~_umask()
     staged = []
     try:
         for path, data in items:
-            path = os.fspath(path)
             folder = os.path.dirname(os.path.abspath(path))
             os.makedirs(folder, exist_ok=True)
             fd, tmp = tempfile.mkstemp(suffix=".mrc", prefix=".tmp-", dir=folder)
@@ -83,9 +97,16 @@ def write_maps(items: Sequence, voxel_size, origin=(0.0, 0.0, 0.0), nstart=(0, 0
                 mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = origin
                 mrc.header.nxstart, mrc.header.nystart, mrc.header.nzstart = nstart
                 mrc.update_header_stats()
+            os.chmod(tmp, mode)  # mkstemp makes owner-only files; maps are shared data
         for tmp, path in staged:
             os.replace(tmp, path)
     finally:
         for tmp, _ in staged:
             if os.path.exists(tmp):
                 os.remove(tmp)
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

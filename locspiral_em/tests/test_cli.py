@@ -3,7 +3,7 @@
 The inputs are a 32^3 phantom at 1.3 Å/voxel written with ``core.write_map`` with a non-zero
 origin and nstart, so that keeping the header is tested. Most runs call
 ``locspiral_em.cli.main`` in-process (it returns the exit status); one runs the module as a
-subprocess to prove the entry point. Known defects are ``xfail(strict=True)`` tests.
+subprocess to prove the entry point.
 """
 import hashlib
 import os
@@ -613,13 +613,6 @@ def test_existing_output_needs_force_other_commands(d, tmp_path, capsys):
 # Known defects
 # --------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "cli.py run_locbfactor: write_outputs (line 165) runs before core.global_bfactor "
-    "(line 167), which raises InputError when fewer than 2 shells lie between "
-    "max(10, 2*max_res) and max_res (e.g. --min-res 40 --max-res 20 on a 32^3 box at "
-    "1.3 Å): the command exits 2 'writes nothing' but has written both maps. Fix: compute "
-    "glob before write_outputs, and/or catch InputError there and print 'global Guinier "
-    "n/a' (the local result is valid)."))
 def test_locbfactor_summary_failure_after_writing(d, tmp_path, capsys):
     rc, out, err = run(["locbfactor", "--half1", d / "h1.mrc", "--half2", d / "h2.mrc",
                         "--mask", d / "mask.mrc", "--min-res", "40", "--max-res", "20",
@@ -633,25 +626,12 @@ def test_locbfactor_summary_failure_after_writing(d, tmp_path, capsys):
 
 @pytest.mark.parametrize("voxel", ["0", "-1.3"])
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "--voxel-size is never checked: core/mrcio.py read_map (line 48-57) returns a 0 or "
-    "negative override unchecked and core.fsc does not validate voxel_size, so `fsc h1 h2 "
-    "--voxel-size 0` exits 0 printing 'resolution at FSC 0.143: inf Å' with numpy "
-    "RuntimeWarnings, and --voxel-size -1.3 gives the nonsense 'voxel size -1.3 Å differs "
-    "from half map 2 voxel size -1.3 Å' (cli.py _same_voxel, line 57, assumes positive "
-    "sizes). Fix: read_map raises InputError for a non-positive/non-finite override (and "
-    "core.fsc/global_bfactor call validate.check_resolutions' voxel check)."))
 def test_fsc_rejects_non_positive_voxel_size(d, tmp_path, capsys, voxel):
     rc, out, err = run(["fsc", d / "h1.mrc", d / "h2.mrc", "--voxel-size", voxel], capsys)
     assert rc == 2
     assert err.count("\n") == 1 and "positive" in err
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "cli.py run_fsc (lines 224-226) reads --mask without comparing its voxel size with the "
-    "half maps' (every other subcommand does, via _same_voxel in load_mask), so a mask from "
-    "another grid spacing is silently used. Fix: _same_voxel(m.voxel_size, h1.voxel_size, "
-    "'mask', 'half map 1') after reading the mask."))
 def test_fsc_rejects_mask_with_other_voxel_size(d, tmp_path, capsys):
     rc, out, err = run(["fsc", d / "h1.mrc", d / "h2.mrc", "--mask", d / "mask_p1.mrc"],
                        capsys)
@@ -659,11 +639,6 @@ def test_fsc_rejects_mask_with_other_voxel_size(d, tmp_path, capsys):
     assert "mask voxel size 1 Å differs" in err
 
 
-@pytest.mark.xfail(strict=True, raises=NotADirectoryError, reason=(
-    "demo.py run_demo line 18: os.listdir(folder) raises NotADirectoryError when -o names "
-    "an existing file, so the CLI dies with a traceback (status 1) instead of status 2 "
-    "and one line. Fix: `if os.path.exists(folder) and not os.path.isdir(folder): raise "
-    "InputError(f'{folder} exists and is not a folder')`."))
 def test_demo_output_is_an_existing_file(tmp_path, capsys):
     target = tmp_path / "afile"
     target.write_text("x")
@@ -673,24 +648,12 @@ def test_demo_output_is_an_existing_file(tmp_path, capsys):
     assert target.read_text() == "x"
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "cli.py run_demo/demo.py: --size is not validated; --size 0 raises a bare numpy "
-    "ValueError ('a cannot be empty unless no samples are taken') from "
-    "core.phantom.make_phantom, i.e. a traceback instead of status 2 and one line. Fix: in "
-    "demo.run_demo, `if size < 16: raise InputError(f'--size must be at least 16 voxels, "
-    "got {size}')` (16 is the smallest box the demo completes on)."))
 def test_demo_rejects_a_tiny_size(tmp_path, capsys):
     rc, out, err = run(["demo", "-o", tmp_path / "demo", "--size", "0", "-q"], capsys)
     assert rc == 2
     assert err.count("\n") == 1 and "--size" in err
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "cli.py ProgressBar.__init__ (line 25) binds stream=sys.stderr as a default argument, "
-    "i.e. the stderr of import time: progress ignores later redirection of sys.stderr "
-    "(contextlib.redirect_stderr, pytest capsys, a GUI/Scipion log capturing in-process "
-    "runs) and goes to the original stream. Fix: `stream=None` and "
-    "`self.stream = sys.stderr if stream is None else stream`."))
 def test_progress_goes_to_the_current_stderr(d, tmp_path, capsys):
     rc, out, err = run(["locspiral", d / "map.mrc", "--mask", d / "mask.mrc", "--max-res",
                         "4", *THREADS], capsys)
