@@ -208,7 +208,11 @@ class LocSpiralProtBase(ProtAnalysis3D):
             voxelSize = voxelSize or image.getSamplingRate()
         path = self._absPath(fileName)
         if path.lower().endswith(MRC_EXTENSIONS) and (not index or index == 1):
-            return core.read_map(path, voxel_size=voxelSize)
+            try:
+                return core.read_map(path, voxel_size=voxelSize)
+            except core.InputError:
+                if not index:
+                    raise  # index 1 may be the first volume of a stack: read it below
         if not os.path.exists(path):
             raise core.InputError(f"map file not found: {path}")
         from pwem.emlib.image import ImageHandler
@@ -385,6 +389,10 @@ class LocSpiralProtBase(ProtAnalysis3D):
         if self.useMaskVolume.get():
             self._validateMask(errors, dims, sampling)
         self._validateResolution(errors, sampling, dims, volume.hasHalfMaps())
+        if self._spiral() != SPIRAL_RIESZ and len(set(dims)) != 1:
+            errors.append(f"The 'reference' spiral transform reproduces the original code, "
+                          f"which assumes a cubic box; this map is {self._gridText(dims)}. "
+                          "Use the 'riesz' transform.")
         if self.USES_NOISE_THRESHOLD:
             threshold = self.threshold.get()
             if threshold is None or not 0.0 < threshold < 1.0:

@@ -100,10 +100,18 @@ class LocSpiralTestBase(BaseTest):
 
     @classmethod
     def setUpClass(cls):
+        # setupTestProject moves into the project (Scipion file names are relative to it);
+        # come back afterwards so that later test modules see the directory they started in.
+        cls._startDir = os.getcwd()
         setupTestProject(cls)
         cls.dataDir = os.path.join(cls.proj.getPath(), "phantoms")
         os.makedirs(cls.dataDir, exist_ok=True)
         cls.files = {}
+
+    @classmethod
+    def tearDownClass(cls):
+        os.chdir(cls._startDir)
+        super().tearDownClass()
 
     @classmethod
     def files_of(cls, name):

@@ -193,6 +193,20 @@ class TestLocSpiralProtocols(LocSpiralTestBase, _OutputChecks):
         self.assertIn(f"{prot.meanB.get():.2f}", summary)
         self.assertIn(f"{prot.meanB.get():.1f}", methods)
 
+    def test_locspiral_expert_options_reach_the_core(self):
+        """Reference spiral mode, no SNR weight, other threshold and band width."""
+        prot = self.runProtocol(LocSpiralProtEnhance, inputVolume=self.volume, spiral=1,
+                                snrWeight=False, threshold=0.95, bw=4.0, minRes=20.0,
+                                maxRes=3.5, maskThreshold=0.05, maskMinVoxels=40)
+        mask = core.threshold_mask(self.avg, 0.05, 40)
+        expected = core.locspiral(self.avg, mask, VOXEL, 20.0, 3.5, threshold=0.95, bw=4.0,
+                                  snr_weight=False, spiral="reference", workers=WORKERS)
+        assert_close_maps(self.checkGrid(getattr(prot, OUT_ENHANCED), self.volume),
+                          expected.map)
+        self.assertEqual(prot.maskThresholdUsed.get(), 0.05)
+        self.assertEqual(prot.maskVoxels.get(), int(mask.sum()))
+        self.assertIn("reference implementation", "\n".join(prot.methods()))
+
     def test_lococcupancy_half_occupied_domain_is_lower(self):
         prot = self.runProtocol(LocSpiralProtOccupancy, inputVolume=self.volume)
         mask = core.threshold_mask(self.avg)
@@ -234,9 +248,11 @@ class TestLocSpiralChain(LocSpiralTestBase, _OutputChecks):
 
         # 1. LocBFactor, automatic mask and max resolution, fit over bands above noise.
         bprot = self.runProtocol(LocSpiralProtBFactor, inputVolume=self.mature,
-                                 filteredFit=True)
-        expected = core.locbfactor(avg, mask, VOXEL, 15.0, fscRes, filtered=True,
-                                   workers=WORKERS)
+                                 filteredFit=True, numPoints=8, amplitudeAt=1)
+        expected = core.locbfactor(avg, mask, VOXEL, 15.0, fscRes, num_points=8,
+                                   filtered=True, amplitude_at="lowest", workers=WORKERS)
+        assert_close_maps(self.checkGrid(getattr(bprot, OUT_AMPLITUDE), self.mature),
+                          expected.amplitude)
         bfactor = self.checkGrid(getattr(bprot, OUT_BFACTOR), self.mature)
         assert_close_maps(bfactor, expected.bfactor)
         inside = expected.bfactor[expected.mask].astype(np.float64)
