@@ -25,13 +25,12 @@ The default B palette is reversed rainbow: the most negative B (most blurred) is
 least negative blue, as local-resolution maps are usually coloured (red = worse).
 """
 import os
-import shlex
 
 import numpy as np
 
 __all__ = [
     "robust_range", "suggest_level", "map_origin", "palette_colors", "palette_stops",
-    "key_command", "ScriptWriter", "enhancement_script", "bfactor_script", "occupancy_script",
+    "key_command", "color_by_map_commands", "script_path_for", "ScriptWriter", "enhancement_script", "bfactor_script", "occupancy_script",
     "maturity_script", "B_PALETTE", "AMPLITUDE_PALETTE", "OCCUPANCY_PALETTE",
     "QUALITY_PALETTE", "MATURITY_COLORS",
 ]

@@ -7,8 +7,6 @@ methods: wrap the paths into views for Scipion's form).
 """
 import os
 
-import numpy as np
-
 import pyworkflow.protocol.params as params
 import pyworkflow.viewer as pwviewer
 
@@ -47,8 +45,10 @@ def chimeraProgram():
     """The ChimeraX executable of Scipion's chimera plugin (scipion-em-chimera), or None
     when the plugin is not installed or its ChimeraX is missing."""
     try:
-        import chimera  # noqa: F401  (scipion-em-chimera)
+        import chimera  # scipion-em-chimera
     except ImportError:
+        return None
+    if not hasattr(chimera, "Plugin"):  # some other module named chimera
         return None
     try:
         from pwem.viewers.viewer_chimera import Chimera
