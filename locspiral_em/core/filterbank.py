@@ -107,6 +107,12 @@ class FilterBank:
         self._qx = (sfft.rfftfreq(nx) * n).astype(np.float32)[None, None, :]
         q = np.sqrt(self._qz ** 2 + self._qy ** 2 + self._qx ** 2, dtype=np.float32)
         self._q = q
+        # The Riesz multiplier -i q_j/|q| is odd, and an odd multiplier has no Hermitian value
+        # on an even axis's Nyquist plane (-N/2 is its own mirror image). The real inverse FFT
+        # drops it silently along the last axis only; dropping it along every axis keeps the
+        # transform the same whichever way the map's axes are ordered.
+        self._riesz_axes = tuple(self._without_nyquist(a, n_axis) for a, n_axis in
+                                 zip((self._qz, self._qy, self._qx), self.shape))
         # No DC-factor array here: on this grid every non-zero |q| is >= 1 pixel, where
         # 1 - exp(-q^2 / (2 * 0.05^2)) is exactly 1 in float32, so the factor only zeroes q = 0.
         self._dc = None
@@ -120,6 +126,14 @@ class FilterBank:
         self._work = None
         self._spectrum = sfft.rfftn(np.asarray(volume, dtype=np.float32),
                                     workers=self.workers)
+
+    @staticmethod
+    def _without_nyquist(frequencies, n):
+        """Copy of one axis's frequencies with the Nyquist entry (index n/2, even n) zeroed."""
+        out = frequencies.copy()
+        if n % 2 == 0:
+            out.reshape(-1)[n // 2] = 0
+        return out
 
     def _setup_reference(self, volume):
         n = self.shape[0]
@@ -192,7 +206,7 @@ class FilterBank:
         # complex-by-real multiply.
         hf_pairs = hf.view(np.float32).reshape(hf.shape + (2,))
         tmp_pairs = tmp.view(np.float32).reshape(tmp.shape + (2,))
-        for q_axis in (self._qz, self._qy, self._qx):
+        for q_axis in self._riesz_axes:
             np.multiply(hf_pairs, q_axis[..., None], out=tmp_pairs)
             r = self._inverse(tmp)
             r *= r

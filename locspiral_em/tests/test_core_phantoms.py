@@ -483,15 +483,6 @@ def test_results_are_invariant_to_a_permutation_of_axes(shape, perms):
         _assert_permutation_invariant(reference, _permuted_results(ph, perm, 1.5))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Core: on even boxes the Riesz components treat the Nyquist plane of the real-FFT (last) "
-    "axis differently from the Nyquist planes of the other axes (irfftn drops the odd "
-    "multiplier's non-Hermitian part only along the last axis), so moving the last axis "
-    "changes the high-resolution bands: measured on 64^3, perm (2, 0, 1): band at k=24 "
-    "(4 Å) m differs by 0.33% of its max, k=30 by 2.1%; B by up to 2.5% of its range "
-    "(6% of voxels above 1e-4), W by 7.6%. Zeroing the Nyquist planes of the input makes it "
-    "exact, and so does zeroing the z and y Nyquist indices of the Riesz multipliers in "
-    "FilterBank (checked on a patched copy). Domain medians of B move by < 0.1 Å^2."))
 def test_even_box_permutation_moving_the_last_axis():
     ph = _two_domain((64, 64, 64))
     _assert_permutation_invariant(_results(ph, 1.5), _permuted_results(ph, (2, 0, 1), 1.5))
