@@ -65,6 +65,10 @@ class TestViewers(LocSpiralTestBase):
         self.assertTrue(prot.isFinished(), f"{protClass.__name__} did not finish")
         viewer = viewerClass(project=prot.getProject(), protocol=prot)
         viewer.setProtocol(prot)
+        self.assertEqual(viewer.validate(), [])  # the form's defaults are valid
+        self.assertEqual(set(viewer._getVisualizeDict()),
+                         {name for name, _ in viewer._definition.iterAllParams()
+                          if name.startswith("display")})
         return viewer, prot
 
     def extraFile(self, prot, name):
