@@ -165,14 +165,15 @@ def run_locbfactor(args):
                              **_common(args))
     mean, sd = _mean_sd(result.bfactor[result.mask])
     try:
+        # Masked: solvent noise would flatten the whole box's spectrum.
         glob = core.global_bfactor(inputs.volume, inputs.voxel_size, max(10.0, 2 * max_res),
-                                   max_res, workers=args.threads).bfactor
+                                   max_res, mask=inputs.mask, workers=args.threads).bfactor
         glob_text = f"{glob:.1f} Å^2"
     except InputError:  # too few shells for a global fit: the local maps are still valid
         glob_text = "n/a"
     write_outputs(paths, {"bfactor": result.bfactor, "amplitude": result.amplitude}, inputs)
     print(f"locbfactor: {args.min_res:g}-{max_res:.2f} Å, B inside the mask mean {mean:.1f} "
-          f"Å^2, SD {sd:.1f} Å^2 (global Guinier {glob_text}); wrote {paths['bfactor']}")
+          f"Å^2, SD {sd:.1f} Å^2 (global Guinier in the mask {glob_text}); wrote {paths['bfactor']}")
     return paths
 
 

@@ -6,7 +6,7 @@ import scipy.fft as sfft
 
 from .errors import InputError
 from .filterbank import default_workers
-from .validate import as_volume, check_same_grid
+from .validate import as_volume, as_voxel_size, check_same_grid
 
 FSC_THRESHOLD = 0.143
 
@@ -53,6 +53,7 @@ def fsc(half1, half2, voxel_size, mask=None, threshold=FSC_THRESHOLD, workers=No
     half1 = as_volume(half1, "half map 1")
     half2 = as_volume(half2, "half map 2")
     check_same_grid(half1, half2, "half map 1", "half map 2")
+    voxel_size = as_voxel_size(voxel_size)
     if mask is not None:
         check_same_grid(half1, mask, "half map 1", "mask")
         half1 = half1 * mask
@@ -102,7 +103,7 @@ def global_bfactor(volume, voxel_size, min_res=10.0, max_res=None, mask=None, wo
     compared with the mean local B inside the mask. (Rosenthal & Henderson, JMB 333, 2003.)
     """
     volume = as_volume(volume)
-    p = float(voxel_size)
+    p = as_voxel_size(voxel_size)
     if max_res is None:
         max_res = 2.0 * p
     if min_res <= max_res:

@@ -43,8 +43,8 @@ def as_mask(mask, shape, name="mask"):
     return array
 
 
-def check_resolutions(voxel_size, min_res, max_res, shape):
-    """Resolution range in Å: positive, low-to-high, and not beyond Nyquist."""
+def as_voxel_size(voxel_size):
+    """A positive, finite voxel size in Å."""
     try:
         p = float(voxel_size)
     except (TypeError, ValueError):
@@ -52,6 +52,12 @@ def check_resolutions(voxel_size, min_res, max_res, shape):
     if not np.isfinite(p) or p <= 0:
         raise InputError(f"voxel size must be positive (Å), got {voxel_size!r}; "
                          "check the map header or pass --voxel-size")
+    return p
+
+
+def check_resolutions(voxel_size, min_res, max_res, shape):
+    """Resolution range in Å: positive, low-to-high, and not beyond Nyquist."""
+    p = as_voxel_size(voxel_size)
     if min_res is None or max_res is None:
         raise InputError("both a minimum and a maximum resolution (Å) are needed")
     min_res, max_res = float(min_res), float(max_res)

@@ -206,10 +206,10 @@ def test_locbfactor_values_and_summary(d, tmp_path, capsys):
     inside = bfactor[expected.mask]
     assert inside.size > 300 and np.all(bfactor[~expected.mask] == 0)
     mean, sd = float(np.mean(inside)), float(np.std(inside, ddof=1))
-    glob = core.global_bfactor(volume, p, 10.0, 4.0).bfactor
+    glob = core.global_bfactor(volume, p, 10.0, 4.0, mask=mask).bfactor
     assert -250 < mean < 0  # the phantom's domains are blurred by B = 50 and 150 Å^2
     assert out == (f"locbfactor: 15-4.00 Å, B inside the mask mean {mean:.1f} Å^2, "
-                   f"SD {sd:.1f} Å^2 (global Guinier {glob:.1f} Å^2); "
+                   f"SD {sd:.1f} Å^2 (global Guinier in the mask {glob:.1f} Å^2); "
                    f"wrote {prefix}_bfactor.mrc\n")
 
 

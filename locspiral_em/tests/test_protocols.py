@@ -161,7 +161,7 @@ class TestLocSpiralProtocols(LocSpiralTestBase, _OutputChecks):
         self.assertAlmostEqual(prot.meanB.get(), inside.mean(), delta=RTOL * abs(inside.mean()))
         self.assertAlmostEqual(prot.sdB.get(), inside.std(ddof=1),
                                delta=RTOL * inside.std(ddof=1))
-        globalB = core.global_bfactor(self.avg, VOXEL, 10.0, 3.0).bfactor
+        globalB = core.global_bfactor(self.avg, VOXEL, 10.0, 3.0, mask=self.ph.mask).bfactor
         self.assertAlmostEqual(prot.globalB.get(), globalB, delta=RTOL * abs(globalB))
         self.assertEqual((prot.globalBMinRes.get(), prot.globalBMaxRes.get()), (10.0, 3.0))
 
