@@ -109,17 +109,38 @@ def resolve_max_res(args, inputs, default=None):
                      "half-map FSC 0.143 resolution)")
 
 
-def output_paths(args, inputs, names):
-    """``<prefix>_<name>.mrc`` for each output; refuse to replace files without --force."""
+def output_paths(args, inputs, names, scene=None):
+    """``<prefix>_<name>.mrc`` for each output (with ``--chimerax`` also the scene
+    ``<prefix>_<scene>.cxc`` and, for half-map input, the averaged map it shows); refuse to
+    replace files without --force."""
     prefix = args.output or os.path.splitext(os.path.basename(inputs.label))[0]
     paths = {name: f"{prefix}_{name}.mrc" for name in names}
-    existing = [p for p in paths.values() if os.path.exists(p)]
+    others = []
+    if getattr(args, "chimerax", False) and scene:
+        if inputs.halves is not None:
+            paths["average"] = f"{prefix}_average.mrc"
+        others.append(f"{prefix}_{scene}.cxc")
+    existing = [p for p in list(paths.values()) + others if os.path.exists(p)]
     if existing and not args.force:
         raise InputError(f"{existing[0]} exists; choose another --output prefix or add --force")
     return paths
 
 
+def scene_paths(args, inputs, paths, scene):
+    """(script path, path of the map the scene shows as the input)."""
+    prefix = args.output or os.path.splitext(os.path.basename(inputs.label))[0]
+    return f"{prefix}_{scene}.cxc", paths.get("average", args.map)
+
+
+def scene_grid(inputs):
+    """Voxel size and origin keyword arguments that open maps aligned with the input."""
+    from .core import chimerax
+    return dict(voxel_size=inputs.voxel_size,
+                origin=chimerax.map_origin(inputs.origin, inputs.nstart, inputs.voxel_size))
+
+
 def write_outputs(paths, arrays, inputs):
+    arrays = dict(arrays, average=inputs.volume)
     core.write_maps([(paths[name], arrays[name]) for name in paths], inputs.voxel_size,
                     inputs.origin, inputs.nstart)
 
@@ -135,7 +156,7 @@ def _mean_sd(values):
 # -- commands -------------------------------------------------------------------------
 def run_locspiral(args, method="locspiral"):
     inputs = load_inputs(args)
-    paths = output_paths(args, inputs, [method, f"{method}_quality"])
+    paths = output_paths(args, inputs, [method, f"{method}_quality"], scene=method)
     max_res = resolve_max_res(args, inputs)
     if method == "locspiral":
         result = core.locspiral(inputs.volume, inputs.mask, inputs.voxel_size, args.min_res,
@@ -146,6 +167,17 @@ def run_locspiral(args, method="locspiral"):
                                   max_res, args.noise_quantile, args.bw,
                                   sharpen_res=args.sharpen_res, **_common(args))
     write_outputs(paths, {method: result.map, f"{method}_quality": result.quality}, inputs)
+    if args.chimerax:
+        from .core import chimerax as cx
+        script, original = scene_paths(args, inputs, paths, method)
+        cx.enhancement_script(
+            script, paths[method], original, **scene_grid(inputs),
+            level_enhanced=cx.suggest_level(result.map, inputs.mask),
+            level_original=cx.suggest_level(inputs.volume, inputs.mask),
+            quality=paths[f"{method}_quality"],
+            quality_range=cx.robust_range(result.quality, inputs.mask),
+            title="LocSpiral enhanced map" if method == "locspiral" else "LocBSharpen map")
+        print(f"ChimeraX scene: chimerax {script}")
     print(f"{method}: {args.min_res:g}-{max_res:.2f} Å, wrote {paths[method]} and "
           f"{paths[method + '_quality']}")
     return paths
@@ -157,7 +189,7 @@ def run_locbsharpen(args):
 
 def run_locbfactor(args):
     inputs = load_inputs(args)
-    paths = output_paths(args, inputs, ["bfactor", "amplitude"])
+    paths = output_paths(args, inputs, ["bfactor", "amplitude"], scene="bfactor")
     max_res = resolve_max_res(args, inputs)
     result = core.locbfactor(inputs.volume, inputs.mask, inputs.voxel_size, args.min_res,
                              max_res, args.num_points, args.noise_quantile, args.bw,
@@ -172,6 +204,15 @@ def run_locbfactor(args):
     except InputError:  # too few shells for a global fit: the local maps are still valid
         glob_text = "n/a"
     write_outputs(paths, {"bfactor": result.bfactor, "amplitude": result.amplitude}, inputs)
+    if args.chimerax:
+        from .core import chimerax as cx
+        script, original = scene_paths(args, inputs, paths, "bfactor")
+        vmin, vmax = cx.robust_range(result.bfactor, result.mask)
+        cx.bfactor_script(script, original, paths["bfactor"], paths["amplitude"],
+                          **scene_grid(inputs), level=cx.suggest_level(inputs.volume, inputs.mask),
+                          vmin=vmin, vmax=vmax,
+                          amplitude_range=cx.robust_range(result.amplitude, result.mask))
+        print(f"ChimeraX scene: chimerax {script}")
     print(f"locbfactor: {args.min_res:g}-{max_res:.2f} Å, B inside the mask mean {mean:.1f} "
           f"Å^2, SD {sd:.1f} Å^2 (global Guinier in the mask {glob_text}); wrote {paths['bfactor']}")
     return paths
@@ -179,11 +220,17 @@ def run_locbfactor(args):
 
 def run_lococcupancy(args):
     inputs = load_inputs(args)
-    paths = output_paths(args, inputs, ["occupancy"])
+    paths = output_paths(args, inputs, ["occupancy"], scene="occupancy")
     max_res = resolve_max_res(args, inputs, default=10.0)
     occupancy = core.lococcupancy(inputs.volume, inputs.mask, inputs.voxel_size, args.min_res,
                                   max_res, args.quantile, args.bw, **_common(args))
     write_outputs(paths, {"occupancy": occupancy}, inputs)
+    if args.chimerax:
+        from .core import chimerax as cx
+        script, original = scene_paths(args, inputs, paths, "occupancy")
+        cx.occupancy_script(script, original, paths["occupancy"], **scene_grid(inputs),
+                            level=cx.suggest_level(inputs.volume, inputs.mask))
+        print(f"ChimeraX scene: chimerax {script}")
     mean, sd = _mean_sd(occupancy[inputs.mask])
     print(f"lococcupancy: {args.min_res:g}-{max_res:.2f} Å, occupancy inside the mask mean "
           f"{mean:.2f}, SD {sd:.2f}; wrote {paths['occupancy']}")
@@ -205,7 +252,10 @@ def run_maturity(args):
     stems = [os.path.splitext(os.path.basename(path))[0] for path in args.immature]
     names = [(f"{prefix}_{stem}_occupancy.mrc", f"{prefix}_{stem}_missing.mrc")
              for stem in stems]
+    script = f"{prefix}_maturity.cxc"
     existing = [p for pair in names for p in pair if os.path.exists(p)]
+    if args.chimerax and os.path.exists(script):
+        existing.append(script)
     if existing and not args.force:
         raise InputError(f"{existing[0]} exists; choose another --output prefix or add --force")
     results = core.maturity_index(mask, maps, mature.voxel_size, args.min_res, args.max_res,
@@ -216,6 +266,14 @@ def run_maturity(args):
         items += [(occ_path, r.occupancy), (missing_path, r.missing)]
         lines.append((r.index, stem))
     core.write_maps(items, mature.voxel_size, mature.origin, mature.nstart)
+    if args.chimerax:
+        from .core import chimerax as cx
+        grid = Inputs(mature.data, mature.voxel_size, mature.origin, mature.nstart, mask, None,
+                      args.mature)
+        cx.maturity_script(script, args.mature, [m for _, m in names], **scene_grid(grid),
+                           level=cx.suggest_level(mature.data, mask), names=stems,
+                           indices=[r.index for r in results])
+        print(f"ChimeraX scene: chimerax {script}")
     timeline = ", ".join(f"{name} {index:.3f}" for index, name in sorted(lines))
     print(f"maturity index (least to most mature): {timeline}")
     return [p for p, _ in items]
@@ -278,6 +336,9 @@ def _add_run(p):
                    help="output prefix; files are <prefix>_<name>.mrc "
                         "(default: the input file name without extension)")
     p.add_argument("--force", action="store_true", help="replace existing output files")
+    p.add_argument("--chimerax", action="store_true",
+                   help="also write a ChimeraX scene <prefix>_<method>.cxc (open it with "
+                        "'chimerax FILE.cxc'); with half maps their average is written too")
     p.add_argument("--threads", type=int, default=None,
                    help="FFT threads (default: all cores)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

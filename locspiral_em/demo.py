@@ -57,6 +57,7 @@ def run_demo(folder, size=64, workers=None, quiet=False, force=False):
         items += [(f"maturity_{label}_occupancy.mrc", m.occupancy),
                   (f"maturity_{label}_missing.mrc", m.missing)]
     core.write_maps([(os.path.join(folder, name), array) for name, array in items], p)
+    scenes = _write_scenes(folder, ph.map, mask, out, bf, maturity, labels, p)
 
     lines = []
     for name, d, region in zip(("sharp", "blurred", "half-occupied"), ph.spec, ph.domains):
@@ -69,5 +70,33 @@ def run_demo(folder, size=64, workers=None, quiet=False, force=False):
     summary = "\n".join(lines)
     with open(os.path.join(folder, "summary.txt"), "w") as fh:
         fh.write(summary + "\n")
-    print(f"demo: wrote {len(items)} maps to {folder}\n{summary}")
+    print(f"demo: wrote {len(items)} maps and {len(scenes)} ChimeraX scenes "
+          f"(chimerax {scenes[0]}) to {folder}\n{summary}")
     return folder
+
+
+def _write_scenes(folder, volume, mask, out, bf, maturity, labels, p):
+    """One ChimeraX scene per method, next to the maps it opens."""
+    from .core import chimerax as cx
+    path = lambda name: os.path.join(folder, name)  # noqa: E731
+    level = cx.suggest_level(volume, mask)
+    scenes = []
+    for method, title in (("locspiral", "LocSpiral enhanced map"),
+                          ("locbsharpen", "LocBSharpen map")):
+        cx.enhancement_script(path(f"{method}.cxc"), path(f"{method}.mrc"), path("map.mrc"), p,
+                              level_enhanced=cx.suggest_level(out[method], mask),
+                              level_original=level, quality=path(f"{method}_quality.mrc"),
+                              quality_range=cx.robust_range(out[f"{method}_quality"], mask),
+                              title=title)
+        scenes.append(f"{method}.cxc")
+    vmin, vmax = cx.robust_range(bf.bfactor, bf.mask)
+    cx.bfactor_script(path("bfactor.cxc"), path("map.mrc"), path("bfactor.mrc"),
+                      path("amplitude.mrc"), p, level=level, vmin=vmin, vmax=vmax,
+                      amplitude_range=cx.robust_range(bf.amplitude, bf.mask))
+    cx.occupancy_script(path("occupancy.cxc"), path("map.mrc"), path("occupancy.mrc"), p,
+                        level=level)
+    cx.maturity_script(path("maturity.cxc"), path("map.mrc"),
+                       [path(f"maturity_{label}_missing.mrc") for label in labels], p,
+                       level=level, names=labels, indices=[m.index for m in maturity])
+    scenes += ["bfactor.cxc", "occupancy.cxc", "maturity.cxc"]
+    return [os.path.join(folder, name) for name in scenes]

@@ -321,14 +321,22 @@ def test_demo_writes_its_folder_and_summary(tmp_path, capsys):
     assert err == ""
     names = sorted(os.listdir(folder))
     maps = [n for n in names if n.endswith(".mrc")]
-    assert len(maps) == 17 and "summary.txt" in names and len(names) == 18
+    scenes = [n for n in names if n.endswith(".cxc")]
+    assert len(maps) == 17 and "summary.txt" in names and len(names) == 23
+    assert scenes == ["bfactor.cxc", "locbsharpen.cxc", "locspiral.cxc", "maturity.cxc",
+                      "occupancy.cxc"]
+    for scene in scenes:  # every map a scene opens was written next to it
+        opened = [line.split()[1] for line in (folder / scene).read_text().splitlines()
+                  if line.startswith("open ")]
+        assert opened and all((folder / name).is_file() for name in opened), (scene, opened)
     for expected_name in ("half1.mrc", "half2.mrc", "map.mrc", "mask.mrc", "locspiral.mrc",
                           "locspiral_quality.mrc", "locbsharpen.mrc", "bfactor.mrc",
                           "amplitude.mrc", "occupancy.mrc",
                           "maturity_two_missing_occupancy.mrc"):
         assert expected_name in names
     summary = (folder / "summary.txt").read_text()
-    assert out == f"demo: wrote 17 maps to {folder}\n{summary}"
+    assert out == (f"demo: wrote 17 maps and 5 ChimeraX scenes (chimerax "
+                   f"{folder / 'locspiral.cxc'}) to {folder}\n{summary}")
 
     # The written maps are the phantom's, and the summary's numbers come from them.
     ph = core.demo_phantom(32)
@@ -660,3 +668,33 @@ def test_progress_goes_to_the_current_stderr(d, tmp_path, capsys):
     assert rc == 0
     # 9 bands (k = 1..9 on a 41.6 Å box): one non-tty progress line per band.
     assert len([line for line in err.splitlines() if "LocSpiral band" in line]) == 9
+
+
+def test_chimerax_scene_opens_the_outputs_on_the_input_grid(d, tmp_path, capsys):
+    prefix = str(tmp_path / "scene")
+    rc, out, err = run(["locbfactor", "--half1", d / "h1.mrc", "--half2", d / "h2.mrc",
+                        "--mask", d / "mask.mrc", "--max-res", "4", "--chimerax", "-o", prefix,
+                        "-q", *THREADS], capsys)
+    assert rc == 0, err
+    script = tmp_path / "scene_bfactor.cxc"
+    assert f"ChimeraX scene: chimerax {script}" in out
+    text = script.read_text()
+    opened = [line.split()[1] for line in text.splitlines() if line.startswith("open ")]
+    # The averaged input (written for the scene), the B map and the A map, relative paths.
+    assert opened == ["scene_average.mrc", "scene_bfactor.mrc", "scene_amplitude.mrc"]
+    h1 = read(d / "h1.mrc")
+    average = read(tmp_path / "scene_average.mrc")
+    np.testing.assert_allclose(average.data, core.average_half_maps(h1.data,
+                                                                    read(d / "h2.mrc").data))
+    for model in (1, 2, 3):
+        assert f"volume #{model} voxelSize {h1.voxel_size:g}" in text
+        assert f"volume #{model} origin {','.join(f'{o:g}' for o in h1.origin)}" in text
+    # The colour range is the B map's 2-98 percentile inside the fitted mask.
+    bfactor = read(tmp_path / "scene_bfactor.mrc").data
+    low, high = np.percentile(bfactor[bfactor != 0], [2, 98])
+    assert f"range {low:.6g},{high:.6g}" in text
+    # A second run without --force refuses, since the scene exists.
+    rc, out, err = run(["locbfactor", "--half1", d / "h1.mrc", "--half2", d / "h2.mrc",
+                        "--mask", d / "mask.mrc", "--max-res", "4", "--chimerax", "-o", prefix,
+                        "-q", *THREADS], capsys)
+    assert rc == 2 and "exists" in err
