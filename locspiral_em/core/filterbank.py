@@ -166,8 +166,11 @@ class FilterBank:
         if self.spiral == "reference":
             h /= h.sum(dtype=np.float64)
         else:
-            energy = np.einsum("zyx,zyx,x->", h, h, self._half_weight, dtype=np.float64)
-            h /= np.sqrt(energy)
+            # Per-column sums in float32 (BLAS-fast; 2e-6 relative off a float64 sum, well
+            # below what the methods resolve), then the half-grid weights.
+            columns = h.reshape(-1, h.shape[-1])
+            energy = float(np.einsum("ij,ij->j", columns, columns) @ self._half_weight)
+            h /= np.float32(np.sqrt(energy))
         return h
 
     def band(self, k):
@@ -182,7 +185,7 @@ class FilterBank:
         ``irfftn`` would copy the spectrum into a temporary for its complex stage; doing that
         stage in place saves one volume of memory per transform.
         """
-        sfft.ifftn(spectrum, axes=(0, 1), overwrite_x=True, workers=self.workers)
+        spectrum = sfft.ifftn(spectrum, axes=(0, 1), overwrite_x=True, workers=self.workers)
         return sfft.irfft(spectrum, n=self.shape[2], axis=2, workers=self.workers)
 
     def _band_riesz(self, k):
