@@ -39,12 +39,16 @@ class LocalBFactor(NamedTuple):
 
 
 def _log_amplitude(band, q, size):
-    """y = log(C m sqrt(N^3)) with C = m/(m+q)."""
-    y = band.m * band.m
-    y /= band.m + np.float32(q)
+    """y = log(C m sqrt(N^3)) with C = m/(m+q), computed in the band's own arrays (the band
+    map ``b`` is not needed here, so it holds m + q): no volume is allocated per band.
+    Voxels where m = 0 get log of the smallest float32 instead of -inf."""
+    denom = np.add(band.m, np.float32(q), out=band.b)
+    y = band.m
+    y *= y
+    y /= denom
     y *= np.float32(np.sqrt(size))
-    with np.errstate(divide="ignore"):
-        np.log(y, out=y)
+    np.maximum(y, np.finfo(np.float32).tiny, out=y)
+    np.log(y, out=y)
     return y
 
 
@@ -90,18 +94,16 @@ def locbfactor(volume, mask, voxel_size, min_res, max_res, num_points=10, thresh
         q = sample.quantile(band.m, threshold)
         noise_levels[i] = np.log(q * np.sqrt(volume.size))
         y = _log_amplitude(band, q, volume.size)
-        del band
         if filtered:
             use = y > np.float32(noise_levels[i])
-            y[~use] = 0
+            y *= use
             count += use
             sum_x += use * xc[i]
             sum_xx += use * (xc[i] * xc[i])
-        else:
-            # Voxels where m = 0 exactly have y = -inf; keep the sums finite.
-            y[~np.isfinite(y)] = np.float32(np.log(np.finfo(np.float32).tiny))
         sum_y += y
-        sum_xy += y * xc[i]
+        y *= xc[i]
+        sum_xy += y
+    band = y = bank = None  # free the band and the filter bank before the final arithmetic
 
     if filtered:
         denom = count * sum_xx - sum_x * sum_x

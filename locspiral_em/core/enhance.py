@@ -77,6 +77,7 @@ def locspiral(volume, mask, voxel_size, min_res, max_res, threshold=0.9, bw=4.5,
         m *= significant
         m_acc += b
         w_acc += m
+    band = b = m = bank = None  # free the last band and the filter bank before finishing
     return _finish(m_acc, w_acc, kmax, noise)
 
 
@@ -111,4 +112,5 @@ def locbsharpen(volume, mask, voxel_size, min_res, max_res, threshold=0.9, bw=4.
         m *= weight
         m_acc += b
         w_acc += m
+    band = b = m = bank = amplitude = weight = None  # free them before finishing
     return _finish(m_acc, w_acc, kmax, noise)

@@ -69,7 +69,7 @@ def standardise(volume, noise):
     """Subtract the noise voxels' mean and divide by their SD (N-1), in place."""
     values = volume[noise]
     mean = values.mean(dtype=np.float64)
-    sd = values.std(dtype=np.float64, ddof=1)
+    sd = np.sqrt(np.square(values - np.float32(mean), dtype=np.float64).sum() / (values.size - 1))
     volume -= np.float32(mean)
     if sd > 0:
         volume /= np.float32(sd)
