@@ -98,30 +98,41 @@ def locbfactor(volume, mask, voxel_size, min_res, max_res, num_points=10, thresh
             use = y > np.float32(noise_levels[i])
             y *= use
             count += use
-            sum_x += use * xc[i]
-            sum_xx += use * (xc[i] * xc[i])
+            used_x = np.multiply(use, xc[i], out=bank.scratch())
+            sum_x += used_x
+            used_x *= xc[i]
+            sum_xx += used_x
         sum_y += y
         y *= xc[i]
         sum_xy += y
     band = y = bank = None  # free the band and the filter bank before the final arithmetic
 
+    # The least-squares solution, in place in the sums: slope ends in sum_xy, the intercept
+    # at the centred abscissa in sum_y.
+    slope, intercept = sum_xy, sum_y
     if filtered:
-        denom = count * sum_xx - sum_x * sum_x
+        # slope = (n Sxy - Sx Sy) / (n Sxx - Sx^2), intercept = (Sy - slope Sx) / n
+        t = sum_x * sum_x
+        denom = np.multiply(sum_xx, count, out=sum_xx)
+        denom -= t
         valid = (count >= 2) & (denom > 0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            slope = np.where(valid, (count * sum_xy - sum_x * sum_y) / denom, 0)
-            intercept_c = np.where(valid, (sum_y - slope * sum_x) / count, 0)
+        slope *= count
+        slope -= np.multiply(sum_x, sum_y, out=t)
+        np.divide(slope, denom, out=slope, where=valid)
+        intercept -= np.multiply(slope, sum_x, out=t)
+        np.divide(intercept, count, out=intercept, where=valid)
+        t = denom = sum_x = sum_xx = None
         mask = mask & valid
     else:
-        n = np.float32(len(ks))
-        # sum of centred x is 0, so the normal equations decouple.
-        slope = sum_xy / np.float32(np.sum(xc.astype(np.float64) ** 2))
-        intercept_c = sum_y / n
+        # The centred x sum to 0, so the normal equations decouple.
+        slope /= np.float32(np.sum(xc.astype(np.float64) ** 2))
+        intercept /= np.float32(len(ks))
     # Back from centred x to the requested abscissa.
     x_at = 0.0 if amplitude_at == "intercept" else xs[0]
-    amplitude = intercept_c + slope * np.float32(x_at - x_mean)
-    bfactor = (4.0 * slope).astype(np.float32)
-    amplitude = amplitude.astype(np.float32)
+    amplitude = intercept
+    amplitude += slope * np.float32(x_at - x_mean)
+    bfactor = slope
+    bfactor *= np.float32(4.0)
     bfactor[~mask] = 0
     amplitude[~mask] = 0
     return LocalBFactor(bfactor, amplitude, noise_levels, xs, mask)

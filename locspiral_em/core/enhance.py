@@ -106,7 +106,7 @@ def locbsharpen(volume, mask, voxel_size, min_res, max_res, threshold=0.9, bw=4.
         if i == i0:
             amplitude = m.copy()
         # C c x = b x/(m+q) and C x = m x/(m+q), with x = m below i0 and x = a from i0 on.
-        weight = m + q
+        weight = np.add(m, q, out=bank.scratch())
         np.divide(m if i < i0 else amplitude, weight, out=weight)
         b *= weight
         m *= weight

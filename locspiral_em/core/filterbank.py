@@ -31,6 +31,11 @@ import scipy.fft as sfft
 
 from .errors import InputError
 
+try:  # the kernel behind scipy.fft.irfft, which (unlike irfft) accepts an output array
+    from scipy.fft._pocketfft.pypocketfft import c2r as _c2r
+except ImportError:  # other scipy layouts: fall back to irfft and a copy
+    _c2r = None
+
 SPIRAL_MODES = ("riesz", "reference")
 DC_SIGMA = 0.05  # Fourier pixels: the DC-suppressing factor is zero only at q = 0
 
@@ -124,6 +129,7 @@ class FilterBank:
             w[-1] = 1.0
         self._half_weight = w
         self._work = None
+        self._band_buffers = None
         self._spectrum = sfft.rfftn(np.asarray(volume, dtype=np.float32),
                                     workers=self.workers)
 
@@ -179,26 +185,43 @@ class FilterBank:
             return self._band_reference(k)
         return self._band_riesz(k)
 
-    def _inverse(self, spectrum):
-        """Inverse real FFT that uses ``spectrum`` (half grid) as its scratch space.
+    def _inverse(self, spectrum, out=None):
+        """Inverse real FFT that uses ``spectrum`` (half grid) as its scratch space, written
+        into ``out`` when given.
 
-        ``irfftn`` would copy the spectrum into a temporary for its complex stage; doing that
-        stage in place saves one volume of memory per transform.
+        ``irfftn`` would copy the spectrum into a temporary for its complex stage and allocate
+        its result; doing the complex stage in place and the last axis into a kept buffer
+        saves that memory and the page faults of fresh volumes every band.
         """
         spectrum = sfft.ifftn(spectrum, axes=(0, 1), overwrite_x=True, workers=self.workers)
-        return sfft.irfft(spectrum, n=self.shape[2], axis=2, workers=self.workers)
+        if out is not None and _c2r is not None:
+            # scipy's own kernel behind irfft, called with an output buffer (2: divide by n).
+            return _c2r(spectrum, (2,), self.shape[2], False, 2, out, self.workers)
+        result = sfft.irfft(spectrum, n=self.shape[2], axis=2, workers=self.workers)
+        if out is None:
+            return result
+        out[...] = result
+        return out
 
-    def _band_riesz(self, k):
+    def _band_riesz(self, k, reuse=False):
         # Work buffers live as long as the bank: big fresh arrays cost page faults per band.
         if self._work is None:
             self._work = (np.empty(self._q.shape, np.float32),
                           np.empty(self._spectrum.shape, np.complex64),
-                          np.empty(self._spectrum.shape, np.complex64))
-        h, hf, tmp = self._work
+                          np.empty(self._spectrum.shape, np.complex64),
+                          np.empty(self.shape, np.float32))
+        h, hf, tmp, r = self._work
+        if reuse:
+            if self._band_buffers is None:
+                self._band_buffers = (np.empty(self.shape, np.float32),
+                                      np.empty(self.shape, np.float32))
+            b, m2 = self._band_buffers
+        else:
+            b, m2 = np.empty(self.shape, np.float32), np.empty(self.shape, np.float32)
         self.shell(k, out=h)
         np.multiply(self._spectrum, h, out=tmp)                 # H F
-        b = self._inverse(tmp)
-        m2 = b * b
+        self._inverse(tmp, out=b)
+        np.multiply(b, b, out=m2)
         # -i H F / |q|: the three Riesz components are this times q_z, q_y, q_x.
         with np.errstate(invalid="ignore"):
             h /= self._q
@@ -211,10 +234,9 @@ class FilterBank:
         tmp_pairs = tmp.view(np.float32).reshape(tmp.shape + (2,))
         for q_axis in self._riesz_axes:
             np.multiply(hf_pairs, q_axis[..., None], out=tmp_pairs)
-            r = self._inverse(tmp)
+            self._inverse(tmp, out=r)
             r *= r
             m2 += r
-            del r
         np.sqrt(m2, out=m2)
         return Band(float(k), b, m2)
 
@@ -226,11 +248,22 @@ class FilterBank:
         m = np.sqrt(b * b + s * s)
         return Band(float(k), b, m)
 
+    def scratch(self):
+        """A float32 volume the caller may use between bands (the bank's own scratch in riesz
+        mode, so it costs no memory; the next band overwrites it)."""
+        if self.spiral == "riesz" and self._work is not None:
+            return self._work[3]
+        return np.empty(self.shape, np.float32)
+
     def sweep(self, ks, progress=None, label="band"):
-        """Yield ``Band`` for each centre in ``ks``, reporting progress after each."""
+        """Yield ``Band`` for each centre in ``ks``, reporting progress after each.
+
+        The bands' arrays are reused: each band is overwritten by the next one, so use (or
+        copy) it before asking for the next. This keeps memory at a fixed number of volumes.
+        """
         total = len(ks)
         for i, k in enumerate(ks):
-            band = self.band(k)
+            band = self._band_riesz(k, reuse=True) if self.spiral == "riesz" else self.band(k)
             yield band
             if progress is not None:
                 progress(i + 1, total, f"{label} {i + 1}/{total} at {self.resolution(k):.2f} Å"
