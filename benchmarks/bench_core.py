@@ -3,7 +3,7 @@
     python benchmarks/bench_core.py            # 256^3, 2 threads
     python benchmarks/bench_core.py --size 400 # the 400^3 case (EMD-21457-sized)
 
-Each method runs in a fresh subprocess so its peak resident memory (ru_maxrss) is its own;
+Each method runs in a fresh subprocess so its peak resident memory (VmHWM) is its own;
 memory is reported in volumes (4 N^3 bytes): the resident peak (interpreter and libraries
 included) and the peak of numpy arrays alone (input map included, from tracemalloc). The FFT floor of a
 method is (number of inverse real FFTs it needs) x (time of one inverse real FFT of that
@@ -12,7 +12,6 @@ size): 4 per band (band map + 3 Riesz components) and one forward FFT.
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -59,19 +58,32 @@ def bands(method, size):
 
 CHILD = r"""
 import json, resource, sys, time, tracemalloc
+
+def peak_kib():
+    # VmHWM: this process's own peak. ru_maxrss would also carry the parent's peak, which
+    # Linux keeps across fork and exec.
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
 import numpy as np
 sys.path.insert(0, {root!r})
 from locspiral_em import core
 threads = {threads}
 v = np.load({map!r}); mask = np.load({mask!r})
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = peak_kib()
 if {traced}:
     tracemalloc.start()   # numpy reports its buffers to tracemalloc
 t = time.perf_counter()
 result = {call}
 wall = time.perf_counter() - t
 traced = tracemalloc.get_traced_memory()[1] if {traced} else 0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = peak_kib()
 print(json.dumps(dict(wall=wall, peak_kib=peak, base_kib=base, traced=traced)))
 """
 
