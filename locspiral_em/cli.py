@@ -132,11 +132,12 @@ def scene_paths(args, inputs, paths, scene):
     return f"{prefix}_{scene}.cxc", paths.get("average", args.map)
 
 
-def scene_grid(inputs):
-    """Voxel size and origin keyword arguments that open maps aligned with the input."""
+def scene_grid(grid):
+    """Voxel size and origin keyword arguments that open maps aligned with ``grid`` (an
+    ``Inputs`` or a ``MapData``)."""
     from .core import chimerax
-    return dict(voxel_size=inputs.voxel_size,
-                origin=chimerax.map_origin(inputs.origin, inputs.nstart, inputs.voxel_size))
+    return dict(voxel_size=grid.voxel_size,
+                origin=chimerax.map_origin(grid.origin, grid.nstart, grid.voxel_size))
 
 
 def write_outputs(paths, arrays, inputs):
@@ -268,9 +269,7 @@ def run_maturity(args):
     core.write_maps(items, mature.voxel_size, mature.origin, mature.nstart)
     if args.chimerax:
         from .core import chimerax as cx
-        grid = Inputs(mature.data, mature.voxel_size, mature.origin, mature.nstart, mask, None,
-                      args.mature)
-        cx.maturity_script(script, args.mature, [m for _, m in names], **scene_grid(grid),
+        cx.maturity_script(script, args.mature, [m for _, m in names], **scene_grid(mature),
                            level=cx.suggest_level(mature.data, mask), names=stems,
                            indices=[r.index for r in results])
         print(f"ChimeraX scene: chimerax {script}")

@@ -13,6 +13,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
+from .errors import InputError
 from .filterbank import FilterBank, sweep_frequencies
 from .noise import VoxelSample, noise_voxels
 from .validate import prepare
@@ -68,9 +69,8 @@ def locbfactor(volume, mask, voxel_size, min_res, max_res, num_points=10, thresh
     Published EMD-10418 call: min_res 15, max_res 2.96, num_points 10, threshold 0.9, bw 4.8.
     """
     if amplitude_at not in AMPLITUDE_AT:
-        raise ValueError(f"amplitude_at must be one of {AMPLITUDE_AT}")
+        raise InputError(f"amplitude_at must be one of {AMPLITUDE_AT}, not {amplitude_at!r}")
     if int(num_points) < 2:
-        from .errors import InputError
         raise InputError("num_points must be at least 2 to fit a line")
     volume, mask, min_res, max_res = prepare(volume, mask, voxel_size, min_res, max_res)
     noise = noise_voxels(mask, spiral)
