@@ -412,7 +412,7 @@ def build_parser():
     p = sub.add_parser("demo", help="run every method on the bundled example phantom")
     p.add_argument("-o", "--output", default=None,
                    help="output folder (default ./locspiral_demo)")
-    p.add_argument("--size", type=int, default=64, help="box size of the phantom (64)")
+    p.add_argument("--size", type=int, default=128, help="box size of the phantom (128)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--force", action="store_true", help="reuse an existing output folder")
     p.add_argument("-q", "--quiet", action="store_true")
