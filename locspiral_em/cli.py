@@ -87,10 +87,7 @@ def load_mask(args, volume, voxel_size):
     if args.mask:
         m = core.read_map(args.mask, args.voxel_size)
         _same_voxel(m.voxel_size, voxel_size, "mask", "map")
-        if m.data.shape != volume.shape:
-            raise InputError(f"mask grid {m.data.shape} differs from map grid {volume.shape}; "
-                             "resample the mask onto the map's grid")
-        return m.data > 0.5
+        return core.validate.as_mask(m.data, volume.shape)
     return core.threshold_mask(volume, args.mask_threshold)
 
 

@@ -29,7 +29,7 @@ def as_mask(mask, shape, name="mask"):
         raise InputError(f"a {name} is required: pass a mask file or a threshold")
     array = np.asarray(mask)
     if array.shape != tuple(shape):
-        raise InputError(f"the {name} grid {array.shape} differs from the map grid "
+        raise InputError(f"the {name} grid {array.shape} differs from map grid "
                          f"{tuple(shape)}; resample the mask onto the map's grid")
     if array.dtype != bool:
         array = as_volume(array, name) > 0.5

@@ -253,11 +253,8 @@ class LocSpiralProtBase(ProtAnalysis3D):
         if self.useMaskVolume.get():
             maskObj = self.inputMask.get()
             array = self._readMap(maskObj, voxelSize).data
-            if array.shape != volume.shape:
-                raise core.InputError(f"the mask grid {array.shape} differs from the map grid "
-                                      f"{volume.shape}; resample the mask onto the map's grid")
             self.info(f"Mask: {maskObj.getFileName()} (values > 0.5)")
-            return array > 0.5, None
+            return core.validate.as_mask(array, volume.shape), None
         threshold = self.maskThreshold.get()
         if threshold is None:
             threshold = core.auto_threshold(volume)
