@@ -27,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from locspiral_em import core, figures  # noqa: E402
-from locspiral_em.core import chimerax as cx  # noqa: E402
+from locspiral_em import chimerax as cx  # noqa: E402
 
 MIN_RES_B = 15.0
 MIN_RES_OCC, MAX_RES_OCC = 25.0, 10.0

@@ -132,7 +132,7 @@ def scene_paths(args, inputs, paths, scene):
 def scene_grid(grid):
     """Voxel size and origin keyword arguments that open maps aligned with ``grid`` (an
     ``Inputs`` or a ``MapData``)."""
-    from .core import chimerax
+    from . import chimerax
     return dict(voxel_size=grid.voxel_size,
                 origin=chimerax.map_origin(grid.origin, grid.nstart, grid.voxel_size))
 
@@ -166,7 +166,7 @@ def run_locspiral(args, method="locspiral"):
                                   sharpen_res=args.sharpen_res, **_common(args))
     write_outputs(paths, {method: result.map, f"{method}_quality": result.quality}, inputs)
     if args.chimerax:
-        from .core import chimerax as cx
+        from . import chimerax as cx
         script, original = scene_paths(args, inputs, paths, method)
         cx.enhancement_script(
             script, paths[method], original, **scene_grid(inputs),
@@ -203,7 +203,7 @@ def run_locbfactor(args):
         glob_text = "n/a"
     write_outputs(paths, {"bfactor": result.bfactor, "amplitude": result.amplitude}, inputs)
     if args.chimerax:
-        from .core import chimerax as cx
+        from . import chimerax as cx
         script, original = scene_paths(args, inputs, paths, "bfactor")
         vmin, vmax = cx.robust_range(result.bfactor, result.mask)
         cx.bfactor_script(script, original, paths["bfactor"], paths["amplitude"],
@@ -224,7 +224,7 @@ def run_lococcupancy(args):
                                   max_res, args.quantile, args.bw, **_common(args))
     write_outputs(paths, {"occupancy": occupancy}, inputs)
     if args.chimerax:
-        from .core import chimerax as cx
+        from . import chimerax as cx
         script, original = scene_paths(args, inputs, paths, "occupancy")
         cx.occupancy_script(script, original, paths["occupancy"], **scene_grid(inputs),
                             level=cx.suggest_level(inputs.volume, inputs.mask))
@@ -265,7 +265,7 @@ def run_maturity(args):
         lines.append((r.index, stem))
     core.write_maps(items, mature.voxel_size, mature.origin, mature.nstart)
     if args.chimerax:
-        from .core import chimerax as cx
+        from . import chimerax as cx
         cx.maturity_script(script, args.mature, [m for _, m in names], **scene_grid(mature),
                            level=cx.suggest_level(mature.data, mask), names=stems,
                            indices=[r.index for r in results])

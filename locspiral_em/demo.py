@@ -90,7 +90,7 @@ def _isolated_guinier(ph, j, min_res, max_res):
 
 def _write_scenes(folder, volume, mask, out, bf, maturity, labels, p):
     """One ChimeraX scene per method, next to the maps it opens."""
-    from .core import chimerax as cx
+    from . import chimerax as cx
     path = lambda name: os.path.join(folder, name)  # noqa: E731
     level = cx.suggest_level(volume, mask)
     scenes = []

@@ -1,4 +1,4 @@
-"""ChimeraX scripts (core/chimerax.py), checked as text: ChimeraX is never launched.
+"""ChimeraX scripts (locspiral_em/chimerax.py), checked as text: ChimeraX is never launched.
 
 Each script must open files that exist (paths relative to the script's folder), put every
 map on the given grid (voxel size, then origin), colour with the range it was given, and
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from locspiral_em import core
-from locspiral_em.core import chimerax as cx
+from locspiral_em import chimerax as cx
 
 VOXEL = 1.3
 ORIGIN = (12.5, -3.9, 0.0)

@@ -20,7 +20,7 @@ from locspiral_em import core  # noqa: E402
 from locspiral_em.constants import (  # noqa: E402
     EXTRA_MASK, OUT_AMPLITUDE, OUT_BFACTOR, OUT_ENHANCED, OUT_MATURITY_MISSING,
     OUT_OCCUPANCY, OUT_QUALITY, OUT_SHARPENED)
-from locspiral_em.core import chimerax as cx  # noqa: E402
+from locspiral_em import chimerax as cx  # noqa: E402
 from locspiral_em.protocols import (  # noqa: E402
     LocSpiralProtBFactor, LocSpiralProtBSharpen, LocSpiralProtEnhance,
     LocSpiralProtMaturity, LocSpiralProtOccupancy)

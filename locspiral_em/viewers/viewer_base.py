@@ -12,7 +12,7 @@ import pyworkflow.viewer as pwviewer
 
 from .. import core
 from ..constants import ATTR_MASK_THRESHOLD, EXTRA_MASK
-from ..core import chimerax as cx
+from .. import chimerax as cx
 
 
 # -- views --------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ local Guinier plots and central slices of the B and A maps."""
 import pyworkflow.protocol.params as params
 
 from ..constants import ATTR_GLOBAL_B, ATTR_MAX_RES, OUT_AMPLITUDE, OUT_BFACTOR
-from ..core import chimerax as cx
+from .. import chimerax as cx
 from ..protocols import LocSpiralProtBFactor
 from .viewer_base import LocSpiralViewerBase
 

@@ -3,7 +3,7 @@ slices of the occupancy map."""
 import pyworkflow.protocol.params as params
 
 from ..constants import OUT_OCCUPANCY
-from ..core import chimerax as cx
+from .. import chimerax as cx
 from ..protocols import LocSpiralProtMaturity, LocSpiralProtOccupancy
 from .viewer_base import LocSpiralViewerBase
 

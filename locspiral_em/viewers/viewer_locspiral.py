@@ -4,7 +4,7 @@ slices of the result and of W."""
 import pyworkflow.protocol.params as params
 
 from ..constants import OUT_ENHANCED, OUT_QUALITY, OUT_SHARPENED
-from ..core import chimerax as cx
+from .. import chimerax as cx
 from ..protocols import LocSpiralProtBSharpen, LocSpiralProtEnhance
 from .viewer_base import LocSpiralViewerBase
 

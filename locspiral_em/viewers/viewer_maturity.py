@@ -4,7 +4,7 @@ import pyworkflow.protocol.params as params
 
 from ..constants import (ATTR_MATURITY_INDEX, ATTR_SOURCE_NAME, ATTR_SOURCE_POSITION,
                          OUT_MATURITY_MISSING, OUT_MATURITY_OCCUPANCY)
-from ..core import chimerax as cx
+from .. import chimerax as cx
 from ..protocols import LocSpiralProtMaturity
 from .viewer_base import LocSpiralViewerBase
 

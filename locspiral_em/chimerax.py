@@ -102,7 +102,7 @@ def suggest_level(volume, mask=None):
             if values.size > 1 << 23:  # large maps: a regular sample of ~8 M voxels is plenty
                 values = values[:: values.size // (1 << 23) + 1]
             return float(np.quantile(values, 1.0 - fraction))
-    from .masking import auto_threshold
+    from .core.masking import auto_threshold
     return auto_threshold(volume)
 
 
