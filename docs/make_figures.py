@@ -12,14 +12,18 @@ LocOccupancy and the maturity index, and the figures are written:
 * occupancy_slices.png - central slices of the local occupancy map;
 * maturity.png - maturity indices of two "immature" stand-ins (domains removed);
 * example_bfactor.cxc - the ChimeraX script that colours the map by the local B. It opens
-  map.mrc, bfactor.mrc and amplitude.mrc from its own folder, as ``locspiral-em demo``
-  writes them (same phantom, same settings): copy it into a demo output folder and run
-  ``chimerax example_bfactor.cxc`` there.
+  map.mrc and the display copies bfactor_display.mrc and amplitude_display.mrc (the B and
+  A maps with a sentinel outside the mask, shown grey) from its own folder, as
+  ``locspiral-em demo`` writes them next to its bfactor.cxc: copy it into a demo output
+  folder and run ``chimerax example_bfactor.cxc`` there. (The display copies made here go
+  to a temporary folder: only the script is kept.)
 
 Deterministic: the phantom has a fixed seed.
 """
 import os
+import shutil
 import sys
+import tempfile
 
 import numpy as np
 
@@ -75,12 +79,20 @@ def main(folder=os.path.join(HERE, "figures")):
                                                "one domain missing"],
         [m.index for m in maturity], title="Maturity index of the demo maps"))
 
-    maps = folder  # the script expects the demo's maps next to it
-    written.append(cx.bfactor_script(
-        os.path.join(folder, "example_bfactor.cxc"), os.path.join(maps, "map.mrc"),
-        os.path.join(maps, "bfactor.mrc"), os.path.join(maps, "amplitude.mrc"), p,
-        (0.0, 0.0, 0.0), cx.suggest_level(ph.map, ph.mask), cx.B_PALETTE, vmin, vmax,
-        amplitude_range=cx.robust_range(bf.amplitude, bf.mask)))
+    # The script expects the demo's maps next to it. They are written to a temporary folder
+    # (the scene writes the display copies from them) and only the script is kept.
+    with tempfile.TemporaryDirectory() as maps:
+        for name, data in (("map", ph.map), ("bfactor", bf.bfactor),
+                           ("amplitude", bf.amplitude)):
+            core.write_map(os.path.join(maps, f"{name}.mrc"), data, p)
+        script = cx.bfactor_script(
+            os.path.join(maps, "example_bfactor.cxc"), os.path.join(maps, "map.mrc"),
+            os.path.join(maps, "bfactor.mrc"), os.path.join(maps, "amplitude.mrc"), p,
+            (0.0, 0.0, 0.0), cx.suggest_level(ph.map, ph.mask), cx.B_PALETTE, vmin, vmax,
+            amplitude_range=cx.robust_range(bf.amplitude, bf.mask), mask=bf.mask)
+        target = os.path.join(folder, "example_bfactor.cxc")
+        shutil.copyfile(script, target)
+        written.append(target)
 
     for domain, spec, region in zip(("sharp", "blurred", "half-occupied"), ph.spec,
                                     ph.domains):

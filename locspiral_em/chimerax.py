@@ -1,38 +1,64 @@
 """ChimeraX command scripts (``.cxc``) that show each result of the local methods.
 
-Pure Python (numpy only for the default ranges and levels): nothing here imports or runs
-ChimeraX. Each ``*_script`` function writes one script and returns its absolute path; open it
-with ``chimerax path/to/script.cxc`` (or ``open path/to/script.cxc`` inside ChimeraX).
+Pure Python (numpy; the local maps are read and written with the package's MRC code when a
+display copy is made): nothing here imports or runs ChimeraX. Each ``*_script`` function
+writes one script and returns its absolute path; open it with ``chimerax path/to/script.cxc``
+(or ``open path/to/script.cxc`` inside ChimeraX).
 
-Conventions, so that scripts work across ChimeraX versions (1.1 and later) and can be moved:
+Conventions, so that scripts work across ChimeraX versions (1.1 and later), can be moved and
+can be opened into a session that already holds the user's own models:
 
-* The script starts from an empty session (``close session``) so the maps get the model
-  numbers #1, #2, ... used by the commands that follow.
+* A script never closes the session. Its maps go into one group model with a fixed id per
+  kind of scene (:data:`SCENE_MODEL_IDS`, 101-106: far above the ids a session hands out),
+  as submodels ``#103.1``, ``#103.2``, ... The script first closes that group only (an
+  earlier run of the same scene), then opens each map under a unique temporary name and
+  moves it to its id with ``rename ##name=TEMP NAME id #103.k``: ``open`` only gained an
+  ``id`` option in recent ChimeraX versions, and without one a map would get the lowest free
+  number, which a script cannot know.
 * Map paths are written relative to the script's folder when the map lies inside it or a
   few folders up (ChimeraX runs a script from its own folder), absolute otherwise.
 * Every map gets ``volume #N voxelSize p`` and then, on its own line, ``volume #N origin
   x,y,z`` (Å), so all maps open on the same grid whatever their headers say. (``voxelSize``
   after ``origin`` in one command would rescale the origin just given; hence two lines.)
-* Colouring by another map uses ``color sample #surface map #values palette ... range
-  vmin,vmax``. Named palettes of ChimeraX (rainbow, bluered, ...; ``^name`` reverses) are
-  expanded here into explicit ``value,colour`` stops, so the colour key (``key colour:label
-  ...``) shows exactly the colours and values used. Unknown palette names are passed through
-  with ``key true`` (ChimeraX 1.2+ then draws the key itself).
-* Colour scale titles (with units) are 2-D labels.
+* Surfaces get ``surface dust #N size S`` (Å): isolated specks of solvent noise smaller
+  than S are hidden (:func:`dust_size`).
+* Colouring by another map uses ``color sample #surface map #values palette v1,c1:v2,c2:...``
+  with the values written into the palette and *no* ``range``: ChimeraX's ``color sample``
+  reads the values of a palette given with ``range`` as fractions 0..1 of that range
+  (``Colormap.rescale_range``), so both together would put the colours at the wrong values.
+  Named palettes of ChimeraX (rainbow, bluered, ...; ``^name`` reverses) are expanded here
+  into explicit ``value,colour`` stops, so the colour key (``key colour:label ...``) shows
+  exactly the colours and values used. Unknown palette names are passed through with
+  ``range vmin,vmax`` and ``key true`` (ChimeraX 1.2+ then draws the key itself).
+* Local maps (B, A, occupancy, W) are 0 outside their mask, which a palette would paint as
+  data (B = 0 as the sharpest colour). Given the ``mask``, a scene colours from a *display
+  copy* of the map (:func:`display_copy`, written next to the script as
+  ``<map>_display.mrc``) holding a sentinel far below the data outside the mask, and the
+  palette gives everything from the sentinel to just below the data neutral grey
+  (:data:`NO_VALUE_COLOR`, the map's own surface colour), not shown in the key; a label
+  under the key says so. The sentinel is a finite number (no NaN: ChimeraX interpolates
+  the map at each surface vertex, and a NaN would spread). Being far away, any vertex whose
+  interpolation touches a voxel outside the mask reads as grey, so the colouring never
+  extends past the mask with made-up values.
+* Colour scale titles (with units) are 2-D labels, named per scene (``locspiral103title``)
+  so that two scenes in one session do not overwrite each other's labels.
 
 Sign convention: B maps hold the B-factor *for sharpening* (Å^2, negative = decaying signal).
 The default B palette is reversed rainbow: the most negative B (most blurred) is red, the
 least negative blue, as local-resolution maps are usually coloured (red = worse).
 """
 import os
+from typing import NamedTuple
 
 import numpy as np
 
 __all__ = [
-    "robust_range", "suggest_level", "map_origin", "palette_colors", "palette_stops",
-    "key_command", "color_by_map_commands", "script_path_for", "ScriptWriter", "enhancement_script", "bfactor_script", "occupancy_script",
-    "maturity_script", "B_PALETTE", "AMPLITUDE_PALETTE", "OCCUPANCY_PALETTE",
-    "QUALITY_PALETTE", "MATURITY_COLORS",
+    "robust_range", "suggest_level", "dust_size", "map_origin", "palette_colors",
+    "palette_stops", "key_command", "color_by_map_commands", "NoValue", "display_copy",
+    "display_path", "write_display_copy", "script_path_for", "ScriptWriter",
+    "enhancement_script", "bfactor_script", "occupancy_script", "maturity_script",
+    "B_PALETTE", "AMPLITUDE_PALETTE", "OCCUPANCY_PALETTE", "QUALITY_PALETTE",
+    "MATURITY_COLORS", "NO_VALUE_COLOR", "SCENE_MODEL_IDS",
 ]
 
 B_PALETTE = "^rainbow"          # red = most negative B (blurred), blue = sharp
@@ -42,6 +68,17 @@ QUALITY_PALETTE = "rainbow"
 MATURITY_COLORS = ("#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628",
                    "#f781bf", "#999999", "#ffff33")  # ColorBrewer Set1-9
 MATURE_COLOR = "#b4b4b4"
+MAP_COLOR = "#b4b4b4"            # surface colour of a map before it is coloured by values
+NO_VALUE_COLOR = MAP_COLOR       # voxels outside the mask: the uncoloured map's grey
+# Group model id of each kind of scene (see the module notes): distinct, so that scenes of
+# different methods can be open together, and high, so that they do not meet the user's.
+SCENE_MODEL_IDS = {"locspiral": 101, "locbsharpen": 102, "locbfactor": 103,
+                   "lococcupancy": 104, "maturity": 105, "locsharpen": 106}
+# Sentinel distance below the data, in data ranges: a surface vertex interpolated with a
+# weight w on a sentinel voxel reads about w * SENTINEL_RANGES ranges below the data, so
+# any w above ~1/SENTINEL_RANGES lands in the grey band.
+SENTINEL_RANGES = 100.0
+GREY_GAP = 0.01                  # grey up to this fraction of the data range below the data
 
 # ChimeraX's built-in palettes (chimerax.core.colors._builtin_colormaps), as hex colours.
 _BUILTIN_PALETTES = {
@@ -60,6 +97,7 @@ _ALIASES = {"redblue": "red-white-blue", "bluered": "blue-white-red", "gray": "g
 KEY_POS = (0.05, 0.08)
 KEY_SIZE = (0.40, 0.035)
 KEY_TITLE_POS = (0.05, 0.135)
+KEY_NOTE_POS = (0.05, 0.01)        # under the key's labels
 MAP_SUFFIXES = (".mrc", ".map", ".ccp4", ".mrcs", ".rec", ".st")
 
 
@@ -86,24 +124,87 @@ def robust_range(values, mask=None, low=2.0, high=98.0):
     return vmin, vmax
 
 
-def suggest_level(volume, mask=None):
-    """A surface threshold for ``volume``.
+MASS_FRACTION = 0.8   # the surface encloses the voxels holding this fraction of the density
+NOISE_SIGMAS = 3.0    # and lies at least this many solvent noise SDs above the solvent
+MIN_ENCLOSED = 0.01   # yet encloses at least this fraction of the mask (very noisy maps)
+_SAMPLE = 1 << 23     # voxels; larger sets are sampled regularly for the statistics
 
-    With a ``mask``: the level whose surface encloses as many voxels as the mask (the
-    ``1 - mask fraction`` quantile of the whole map). Without: 3 noise SDs above the solvent
-    in the box corners (:func:`locspiral_em.core.masking.auto_threshold`).
+
+def _sample(values):
+    values = np.ravel(values)
+    if values.size > _SAMPLE:  # a regular sample of ~8 M voxels is plenty for quantiles
+        values = values[:: values.size // _SAMPLE + 1]
+    return values
+
+
+def _solvent_stats(volume, mask):
+    """Robust (centre, SD) of the solvent: the voxels outside ``mask`` (the box corners
+    outside the inscribed sphere when the mask leaves fewer than 1000), median and
+    1.4826 x median absolute deviation, so that density tails just outside a tight mask
+    do not inflate them."""
+    solvent = volume[~mask]
+    if solvent.size < 1000:
+        from .core.noise import box_sphere
+        solvent = volume[~box_sphere(volume.shape)]
+    solvent = _sample(solvent).astype(np.float64)
+    centre = float(np.median(solvent))
+    sd = 1.4826 * float(np.median(np.abs(solvent - centre)))
+    if not sd > 0:  # more than half the solvent exactly constant (a masked map)
+        sd = float(solvent.std())
+    return centre, sd
+
+
+def suggest_level(volume, mask=None, mass_fraction=MASS_FRACTION, sigmas=NOISE_SIGMAS):
+    """A surface threshold for ``volume`` that shows the molecule, whatever the mask's size.
+
+    Without a ``mask``: 3 noise SDs above the solvent in the box corners
+    (:func:`locspiral_em.core.masking.auto_threshold`).
+
+    With a mask the level comes from the density itself, not from the mask's volume (a
+    level enclosing as many voxels as a loose mask sits in the solvent noise):
+
+    1. the solvent's centre and noise SD, robustly from the voxels outside the mask;
+    2. the *mass level*: inside the mask, the density above the solvent centre is summed
+       from the highest voxel down; the level is where that sum reaches ``mass_fraction``
+       (0.8) of the mask's total density. Solvent noise inside a loose mask averages to
+       zero in the total, so the level hardly depends on how loose the mask is;
+    3. the level is at least ``sigmas`` (3) noise SDs above the solvent, so that noise
+       specks stay rare (``surface dust`` hides the rest), and at most the level that still
+       encloses 1% of the mask (a map drowned in noise still shows its strongest density).
+
+    >>> suggest_level(volume, mask)   # the same level for a tight and a loose mask
     """
     volume = np.asarray(volume, dtype=np.float32)
     if mask is not None:
         mask = np.asarray(mask, dtype=bool)
-        fraction = float(mask.mean())
-        if 0.0 < fraction < 1.0:
-            values = volume.ravel()
-            if values.size > 1 << 23:  # large maps: a regular sample of ~8 M voxels is plenty
-                values = values[:: values.size // (1 << 23) + 1]
-            return float(np.quantile(values, 1.0 - fraction))
+        if mask.shape != volume.shape:
+            raise ValueError(f"mask shape {mask.shape} differs from volume {volume.shape}")
+        if mask.any() and not mask.all():
+            return _mass_level(volume, mask, float(mass_fraction), float(sigmas))
     from .core.masking import auto_threshold
     return auto_threshold(volume)
+
+
+def _mass_level(volume, mask, mass_fraction, sigmas):
+    centre, sd = _solvent_stats(volume, mask)
+    inside = _sample(volume[mask]).astype(np.float64)
+    excess = np.sort(inside - centre)[::-1]
+    total = float(excess.sum())
+    level = centre + sigmas * sd  # the noise floor
+    positive = int(np.count_nonzero(excess > 0))
+    if total > 0 and positive:
+        mass = np.cumsum(excess[:positive])  # increasing: the positive part, high to low
+        k = min(int(np.searchsorted(mass, mass_fraction * total)), positive - 1)
+        level = max(level, centre + float(excess[k]))
+    ceiling = float(np.quantile(inside, 1.0 - MIN_ENCLOSED))
+    return float(min(level, ceiling))
+
+
+def dust_size(voxel_size):
+    """Size (Å) below which ``surface dust`` hides isolated surface pieces: 6 voxels, and at
+    least 5 Å (ChimeraX's default). Specks of solvent noise above the level are a few voxels
+    across; a domain, a subunit or a ligand that is not attached is larger."""
+    return max(5.0, 6.0 * float(voxel_size))
 
 
 def map_origin(origin=(0.0, 0.0, 0.0), nstart=(0, 0, 0), voxel_size=1.0):
@@ -174,11 +275,19 @@ def palette_stops(palette, vmin, vmax):
     return [(float(v), c) for v, c in zip(values, colors)]
 
 
-def _palette_argument(palette, vmin, vmax):
+def _palette_argument(palette, vmin, vmax, no_value=None):
+    """(palette argument, data stops or None). With explicit stops the argument carries the
+    values (and, for ``no_value``, the grey band below the data first)."""
     stops = palette_stops(palette, vmin, vmax)
     if stops is None:
         return str(palette).strip(), None
-    return ":".join(f"{_num(v)},{c}" for v, c in stops), stops
+    written = list(stops)
+    if no_value is not None:
+        low = min(float(vmin), no_value.data_min)
+        if low < stops[0][0]:  # data below vmin keep the lowest colour, as without a mask
+            written.insert(0, (low, stops[0][1]))
+        written[:0] = [(no_value.sentinel, NO_VALUE_COLOR), (no_value.grey_top, NO_VALUE_COLOR)]
+    return ":".join(f"{_num(v)},{c}" for v, c in written), stops
 
 
 def key_command(stops, pos=KEY_POS, size=KEY_SIZE, font_size=16):
@@ -188,24 +297,116 @@ def key_command(stops, pos=KEY_POS, size=KEY_SIZE, font_size=16):
             f"{_num(size[1])} fontSize {int(font_size)}")
 
 
-def color_by_map_commands(surface_model, value_model, palette, vmin, vmax, title=None):
+def color_by_map_commands(surface_model, value_model, palette, vmin, vmax, title=None,
+                          no_value=None, title_label="keytitle", note_label=None):
     """Commands colouring ``#surface_model`` by the values of ``#value_model``, with a key.
 
-    Returns a list of command strings: ``color sample``, then ``key`` (and a title label
-    update when ``title`` is given; the label ``keytitle`` must exist, see ScriptWriter).
+    Returns a list of command strings: ``color sample`` (explicit ``value,colour`` stops
+    from vmin to vmax and no ``range``; a palette ChimeraX must resolve gets ``range
+    vmin,vmax key true``), then ``key`` (and a title label update when ``title`` is given;
+    the label ``title_label`` must exist, see :meth:`ScriptWriter.key_title`).
+
+    ``no_value``: a :class:`NoValue` when ``#value_model`` is a :func:`display_copy`: the
+    palette then starts with a grey band from its sentinel to just below the data (not in
+    the key), and the label ``note_label`` (when given) is shown to say so.
     """
     vmin, vmax = float(vmin), float(vmax)
-    argument, stops = _palette_argument(palette, vmin, vmax)
-    command = (f"color sample #{surface_model} map #{value_model} palette {argument} "
-               f"range {_num(vmin)},{_num(vmax)}")
+    argument, stops = _palette_argument(palette, vmin, vmax, no_value)
+    command = f"color sample #{surface_model} map #{value_model} palette {argument}"
     commands = []
     if stops is None:
-        commands.append(command + " key true")
+        commands.append(command + f" range {_num(vmin)},{_num(vmax)} key true")
     else:
         commands += [command, key_command(stops)]
     if title is not None:
-        commands.append(f"2dlabels change keytitle text {_quote(title)} visibility true")
+        commands.append(f"2dlabels change {title_label} text {_quote(title)} visibility true")
+    if note_label is not None:
+        visible = "true" if no_value is not None and stops is not None else "false"
+        commands.append(f"2dlabels change {note_label} visibility {visible}")
     return commands
+
+
+# -- values outside the mask --------------------------------------------------------------
+class NoValue(NamedTuple):
+    """How a :func:`display_copy` marks voxels without a value: they hold ``sentinel``; the
+    palette paints ``sentinel .. grey_top`` grey; ``data_min`` is the lowest value kept."""
+    sentinel: float
+    grey_top: float
+    data_min: float
+
+
+def display_copy(values, mask, vmin=None, vmax=None):
+    """A copy of a local map for colouring, with a sentinel where it has no value.
+
+    Voxels outside ``mask`` (and any NaN or infinity inside it) get a finite sentinel
+    ``SENTINEL_RANGES`` (100) data ranges below the lowest value inside the mask (the data
+    range: vmin..vmax or the values' own range, whichever is wider), so that neither a
+    voxel nor an interpolated surface vertex touching one can be read as data.
+    ``vmin``/``vmax``: the colour range (default :func:`robust_range` in the mask).
+    Returns ``(copy float32, NoValue)``.
+    """
+    values = np.asarray(values, dtype=np.float32)
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != values.shape:
+        raise ValueError(f"mask shape {mask.shape} differs from values shape {values.shape}")
+    valid = mask & np.isfinite(values)
+    if not valid.any():
+        raise ValueError("no finite values inside the mask")
+    if vmin is None or vmax is None:
+        lo, hi = robust_range(values, valid)
+        vmin = lo if vmin is None else vmin
+        vmax = hi if vmax is None else vmax
+    data = values[valid]
+    data_min, data_max = float(data.min()), float(data.max())
+    width = max(float(vmax) - float(vmin), data_max - data_min, 1e-6 * max(1.0, abs(data_min)))
+    low = min(float(vmin), data_min)
+    sentinel = float(np.float32(low - SENTINEL_RANGES * width))
+    grey_top = low - GREY_GAP * width
+    copy = np.where(valid, values, np.float32(sentinel)).astype(np.float32)
+    return copy, NoValue(sentinel, grey_top, data_min)
+
+
+def display_path(script, value_path):
+    """Where a scene writes the display copy of ``value_path``: next to the script, as
+    ``<map name>_display.mrc`` (callers that list their outputs before writing can add it)."""
+    folder = os.path.dirname(os.path.abspath(os.fspath(script)))
+    stem = os.path.splitext(os.path.basename(_clean_path(value_path)))[0]
+    return os.path.join(folder, f"{stem}_display.mrc")
+
+
+def _as_mask(mask, shape):
+    """A boolean mask from an array or an MRC file (voxels > 0.5)."""
+    if isinstance(mask, (str, os.PathLike)):
+        from .core import read_map
+        mask = read_map(_clean_path(mask)).data > 0.5
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != tuple(shape):
+        raise ValueError(f"mask shape {mask.shape} differs from the map's {tuple(shape)}")
+    return mask
+
+
+def write_display_copy(script, value_path, mask, vmin=None, vmax=None):
+    """Read ``value_path``, write its :func:`display_copy` to :func:`display_path` (same
+    header grid) and return ``(path, NoValue, (vmin, vmax))``; the range defaults to
+    :func:`robust_range` of the values inside ``mask`` (an array or a mask file)."""
+    from .core import read_map, write_map
+    grid = read_map(_clean_path(value_path))
+    mask = _as_mask(mask, grid.data.shape)
+    if vmin is None or vmax is None:
+        lo, hi = robust_range(grid.data, mask & np.isfinite(grid.data))
+        vmin = lo if vmin is None else float(vmin)
+        vmax = hi if vmax is None else float(vmax)
+    copy, no_value = display_copy(grid.data, mask, vmin, vmax)
+    path = display_path(script, value_path)
+    write_map(path, copy, grid.voxel_size, grid.origin, grid.nstart)
+    return path, no_value, (float(vmin), float(vmax))
+
+
+def _level_from_file(path, mask):
+    """:func:`suggest_level` of the map in ``path`` (for scenes given a mask but no level)."""
+    from .core import read_map
+    data = read_map(_clean_path(path)).data
+    return suggest_level(data, _as_mask(mask, data.shape))
 
 
 # -- script assembly ----------------------------------------------------------------------
@@ -246,27 +447,40 @@ def script_path_for(map_path, script_dir, max_up=3):
 
 
 class ScriptWriter:
-    """Builds a ChimeraX script line by line; maps are numbered #1, #2, ... as opened.
+    """Builds a ChimeraX script line by line. Maps go into the group model ``#model_id``
+    as ``#model_id.1``, ``#model_id.2``, ... in opening order (see the module notes).
 
-    >>> s = ScriptWriter("out/view.cxc", "LocBFactor")
-    >>> m = s.open_map("out/map.mrc", 1.06, (0, 0, 0), level=0.02)
+    >>> s = ScriptWriter("out/view.cxc", "LocBFactor", model_id=103)
+    >>> m = s.open_map("out/map.mrc", 1.06, (0, 0, 0), level=0.02)   # "103.1"
     >>> s.write()
     """
 
-    def __init__(self, path, title="", max_up=3):
+    def __init__(self, path, title="", max_up=3, model_id=100, group_name=None):
         self.path = os.path.abspath(os.fspath(path))
         self.folder = os.path.dirname(self.path)
         self.max_up = max_up
+        self.model_id = int(model_id)
+        if self.model_id < 1:
+            raise ValueError(f"model_id must be a positive integer, got {model_id!r}")
+        self.group_name = group_name or (title or "locspiral_em scene")
         self.lines = [
             f"# ChimeraX script written by locspiral_em (scipion-em-locspiral): {title}".rstrip(),
             "# Open with:  chimerax " + os.path.basename(self.path)
             + "   (or 'open " + os.path.basename(self.path) + "' in ChimeraX).",
             "# Map paths are relative to this script's folder; ChimeraX runs it from there.",
-            "# It starts a new session so that the maps get the model numbers used below.",
-            "close session",
+            f"# Its maps go into model #{self.model_id} (#{self.model_id}.1, "
+            f"#{self.model_id}.2, ...); the session's other models are left alone.",
+            f"# Only an earlier #{self.model_id} (this scene opened before) is closed.",
+            f"close #{self.model_id}",
         ]
         self.models = 0
         self.maps = {}
+        self.surfaces = []
+
+    @property
+    def label_prefix(self):
+        """Prefix of this scene's 2-D label names (unique per scene kind)."""
+        return f"locspiral{self.model_id}"
 
     def comment(self, text):
         for line in str(text).splitlines() or [""]:
@@ -279,21 +493,26 @@ class ScriptWriter:
             self.lines.append(command)
 
     def open_map(self, path, voxel_size, origin=(0.0, 0.0, 0.0), level=None, color=None,
-                 style="surface", show=True, transparency=None, name=None):
-        """Open a map as the next model, on the given grid; returns its model number."""
+                 style="surface", show=True, transparency=None, name=None, dust=None):
+        """Open a map as the next submodel, on the given grid; returns its model spec
+        (``"103.2"``: write ``#`` before it in commands). ``dust``: ``surface dust`` size
+        (Å) for a shown surface; None: :func:`dust_size`; 0: none."""
         written = script_path_for(path, self.folder, self.max_up)
         self.models += 1
-        n = self.models
+        spec = f"{self.model_id}.{self.models}"
+        temporary = f"locspiral_em_{self.model_id}_{self.models}"
         command = f"open {_quote(written)}"
         if not written.lower().endswith(MAP_SUFFIXES):
             command += " format mrc"
-        self.command(command)
-        if name:
-            self.command(f"rename #{n} {_quote(name)}")
+        self.command(command + f" name {temporary}")
+        # The new map has whatever number was free; find it by its temporary name and move
+        # it to its place in the scene's group (created by the first rename).
+        label = name or os.path.splitext(os.path.basename(_clean_path(path)))[0]
+        self.command(f"rename ##name={temporary} {_quote(label)} id #{spec}")
         x, y, z = (float(o) for o in origin)
-        self.command(f"volume #{n} voxelSize {_num(voxel_size)}",
-                     f"volume #{n} origin {_num(x)},{_num(y)},{_num(z)}")
-        display = f"volume #{n} style {style} step 1"
+        self.command(f"volume #{spec} voxelSize {_num(voxel_size)}",
+                     f"volume #{spec} origin {_num(x)},{_num(y)},{_num(z)}")
+        display = f"volume #{spec} style {style} step 1"
         if level is not None:
             display += f" level {_num(level)}"
         if color is not None:
@@ -301,15 +520,33 @@ class ScriptWriter:
         if transparency is not None:
             display += f" transparency {_num(transparency)}"
         self.command(display)
-        if not show:
-            self.command(f"volume #{n} hide")
-        self.maps[n] = os.path.abspath(_clean_path(path))
-        return n
+        if show:
+            size = dust_size(voxel_size) if dust is None else float(dust)
+            if size > 0:
+                self.command(f"surface dust #{spec} size {_num(size, 3)}")
+                self.surfaces.append(spec)
+        else:
+            self.command(f"volume #{spec} hide")
+        self.maps[spec] = os.path.abspath(_clean_path(path))
+        return spec
 
     def key_title(self, text, visible=True):
-        """The label above the colour key (named ``keytitle``)."""
-        self.command(f"2dlabels create keytitle text {_quote(text)} xpos "
+        """The label above the colour key (named :meth:`title_label`)."""
+        self.command(f"2dlabels create {self.title_label()} text {_quote(text)} xpos "
                      f"{_num(KEY_TITLE_POS[0])} ypos {_num(KEY_TITLE_POS[1])} size 18"
+                     + ("" if visible else " visibility false"))
+
+    def title_label(self):
+        return self.label_prefix + "title"
+
+    def note_label(self):
+        return self.label_prefix + "note"
+
+    def no_value_note(self, visible=True):
+        """The label under the key explaining the grey of voxels outside the mask."""
+        self.command(f"2dlabels create {self.note_label()} text "
+                     f"{_quote('grey: outside the mask (no value)')} xpos "
+                     f"{_num(KEY_NOTE_POS[0])} ypos {_num(KEY_NOTE_POS[1])} size 14"
                      + ("" if visible else " visibility false"))
 
     def alias(self, name, commands):
@@ -320,7 +557,8 @@ class ScriptWriter:
         self.command(f"alias {name} " + "; ".join(commands))
 
     def finish(self):
-        self.command("set bgColor white", "lighting soft", "view")
+        self.command(f"rename #{self.model_id} {_quote(self.group_name)}",
+                     "set bgColor white", "lighting soft", f"view #{self.model_id}")
 
     def write(self):
         """Write the script (atomically) and return its absolute path."""
@@ -341,49 +579,92 @@ def _range_or_default(vmin, vmax, default):
 
 
 # -- one script per result ----------------------------------------------------------------
-def _colour_scene(surface, values, palette, value_range, title):
+class _Values(NamedTuple):
+    """A map to colour by, as a scene opens it: the file, its NoValue (None: as is) and the
+    colour range (None: ChimeraX's full range)."""
+    path: str
+    no_value: object
+    value_range: object
+
+
+def _values_for(script, path, palette, value_range, mask):
+    """The file a scene colours from: with a ``mask`` (and a palette whose colours are
+    known here) a display copy with grey outside the mask, its range's missing ends from
+    the values in the mask; else the map itself (range None unless both ends are given)."""
+    lo, hi = (None, None) if value_range is None else (value_range[0], value_range[1])
+    if mask is None or palette_colors(palette) is None:
+        given = None if lo is None or hi is None else _range_or_default(lo, hi, (lo, hi))
+        return _Values(path, None, given)
+    copy, no_value, used = write_display_copy(script, path, mask, lo, hi)
+    _range_or_default(used[0], used[1], used)  # refuses vmin >= vmax
+    return _Values(copy, no_value, used)
+
+
+def _colour_scene(s, surface, values, palette, value, title):
     """Commands colouring ``#surface`` by ``#values``: an explicit range gives an exact key,
     None lets ChimeraX take the full value range and draw the key itself."""
-    if value_range is None or None in tuple(value_range):
+    if value.value_range is None:
         return [f"color sample #{surface} map #{values} palette {palette} range full key true",
-                f"2dlabels change keytitle text {_quote(title)} visibility true"]
-    lo, hi = _range_or_default(value_range[0], value_range[1], (None, None))
-    return color_by_map_commands(surface, values, palette, lo, hi, title)
+                f"2dlabels change {s.title_label()} text {_quote(title)} visibility true",
+                f"2dlabels change {s.note_label()} visibility false"]
+    lo, hi = _range_or_default(value.value_range[0], value.value_range[1], (None, None))
+    return color_by_map_commands(surface, values, palette, lo, hi, title, value.no_value,
+                                 s.title_label(), s.note_label())
+
+
+def _maybe_level(level, path, mask):
+    """The given level, or with a mask and no level the map's :func:`suggest_level`."""
+    if level is None and mask is not None:
+        return _level_from_file(path, mask)
+    return level
 
 
 def enhancement_script(path, enhanced, original, voxel_size, origin=(0.0, 0.0, 0.0),
                        level_enhanced=None, level_original=None, quality=None,
                        quality_palette=QUALITY_PALETTE, quality_range=None,
-                       title="LocSpiral enhanced map"):
-    """Script comparing an enhanced (LocSpiral) or sharpened (LocBSharpen) map with the
-    original map.
+                       title="LocSpiral enhanced map", mask=None, model_id=None, dust=None):
+    """Script comparing an enhanced (LocSpiral) or sharpened (LocBSharpen, LocSharpen) map
+    with the original map.
 
-    Models: #1 enhanced map (gold surface at ``level_enhanced``), #2 original map (grey mesh
-    at ``level_original``), #3 the quality map W when ``quality`` is given (hidden).
+    Models (in group #101, or #102 when ``title`` names LocBSharpen, #106 when it names
+    LocSharpen; ``model_id`` sets it):
+    .1 enhanced map (gold surface at ``level_enhanced``), .2 original map (grey mesh at
+    ``level_original``), .3 the quality map W when ``quality`` is given (hidden).
     Aliases typed in ChimeraX switch views: ``showenhanced``, ``showoriginal``, ``showboth``
     (the default) and, with a quality map, ``showquality``: the enhanced surface coloured by
     W over ``quality_range`` = (vmin, vmax) (e.g. :func:`robust_range` of W in the mask;
-    None: W's full range).
+    None: W's full range, or the robust range in ``mask`` when one is given).
 
     ``enhanced``, ``original``, ``quality``: map file paths. ``origin``: x, y, z Å of grid
-    index 0 (see :func:`map_origin`). Levels None let ChimeraX choose (see
-    :func:`suggest_level`). Returns the script's absolute path.
+    index 0 (see :func:`map_origin`). ``mask`` (boolean array or mask file): W is shown from
+    a display copy, grey outside the mask; levels left None are then taken from the maps
+    with :func:`suggest_level` (without a mask ChimeraX chooses). ``dust``: surface dust
+    size in Å (None: :func:`dust_size`, 0: off). Returns the script's absolute path.
     """
-    s = ScriptWriter(path, title)
-    s.comment(f"#1 {title}; #2 original map" + ("; #3 quality map W" if quality else ""))
+    if model_id is None:
+        kind = title.lower()
+        model_id = SCENE_MODEL_IDS["locsharpen" if "locsharpen" in kind else
+                                   "locbsharpen" if "sharpen" in kind else "locspiral"]
+    level_enhanced = _maybe_level(level_enhanced, enhanced, mask)
+    level_original = _maybe_level(level_original, original, mask)
+    s = ScriptWriter(path, title, model_id=model_id)
+    s.comment(f"#{model_id}.1 {title}; #{model_id}.2 original map"
+              + (f"; #{model_id}.3 quality map W" if quality else ""))
     m1 = s.open_map(enhanced, voxel_size, origin, level_enhanced, color="#d4a017",
-                    name=title)
+                    name=title, dust=dust)
     m2 = s.open_map(original, voxel_size, origin, level_original, color="#808080",
-                    style="mesh", name="original map")
+                    style="mesh", name="original map", dust=dust)
     s.alias("showenhanced", [f"volume #{m1} show", f"volume #{m2} hide"])
     s.alias("showoriginal", [f"volume #{m1} hide", f"volume #{m2} show"])
     s.alias("showboth", [f"volume #{m1} show", f"volume #{m2} show"])
     views = ["showenhanced", "showoriginal", "showboth"]
     if quality is not None:
-        m3 = s.open_map(quality, voxel_size, origin, show=False, name="quality map W")
+        value = _values_for(path, quality, quality_palette, quality_range, mask)
+        m3 = s.open_map(value.path, voxel_size, origin, show=False, name="quality map W")
         s.key_title("Quality map W", visible=False)
+        s.no_value_note(visible=False)
         s.alias("showquality", [f"volume #{m1} show", f"volume #{m2} hide"]
-                + _colour_scene(m1, m3, quality_palette, quality_range, "Quality map W"))
+                + _colour_scene(s, m1, m3, quality_palette, value, "Quality map W"))
         views.append("showquality")
     s.finish()
     s.command("echo Type " + ", ".join(views) + " to switch views.")
@@ -392,32 +673,50 @@ def enhancement_script(path, enhanced, original, voxel_size, origin=(0.0, 0.0, 0
 
 def bfactor_script(path, map_path, bfactor_path, amplitude_path=None, voxel_size=1.0,
                    origin=(0.0, 0.0, 0.0), level=None, palette=B_PALETTE, vmin=None,
-                   vmax=None, amplitude_palette=AMPLITUDE_PALETTE, amplitude_range=None):
+                   vmax=None, amplitude_palette=AMPLITUDE_PALETTE, amplitude_range=None,
+                   mask=None, model_id=None, dust=None):
     """Script showing the input map's surface coloured by the local B-factor map.
 
-    Models: #1 the map (surface at ``level``), #2 the B map, #3 the A (amplitude) map when
-    given (both hidden). The surface is coloured with ``color sample #1 map #2 palette ...
-    range vmin,vmax`` and a colour key titled "Local B-factor (Å²)". Aliases: ``showbfactor``
-    (this scene, the default) and ``showamplitude`` (the same surface coloured by the A map
-    over ``amplitude_range`` = (vmin, vmax); None: A's full range).
+    Models (group #103, or ``model_id``): .1 the map (surface at ``level``), .2 the B map,
+    .3 the A (amplitude) map when given (both hidden). The surface is coloured with ``color
+    sample #103.1 map #103.2 palette v,colour:...`` and a colour key titled "Local B-factor
+    (Å²)". Aliases: ``showbfactor`` (this scene, the default) and ``showamplitude`` (the
+    same surface coloured by the A map over ``amplitude_range`` = (vmin, vmax); None: A's
+    full range, or its robust range in ``mask``).
 
     ``vmin``, ``vmax`` (Å^2): colour range, e.g. :func:`robust_range` of the B map inside the
-    mask (-150, 0 when not given). Returns the script's absolute path.
+    mask (with a ``mask``: that; without: -150, 0). ``mask``: the voxels where B (and A) are
+    defined, e.g. ``LocalBFactor.mask`` (boolean array or mask file); the B and A maps are
+    then shown from display copies, grey outside it, and a ``level`` left None is taken
+    from the map with :func:`suggest_level`. Returns the script's absolute path.
     """
-    lo, hi = _range_or_default(vmin, vmax, (-150.0, 0.0))
-    s = ScriptWriter(path, "LocBFactor local B-factor")
-    s.comment("#1 map; #2 local B-factor map (B for sharpening, Å^2, negative = decaying)"
-              + ("; #3 local amplitude map A" if amplitude_path else ""))
-    m1 = s.open_map(map_path, voxel_size, origin, level, color="#b4b4b4", name="map")
-    m2 = s.open_map(bfactor_path, voxel_size, origin, show=False, name="local B-factor")
+    if mask is None or (vmin is not None and vmax is not None):
+        lo, hi = _range_or_default(vmin, vmax, (-150.0, 0.0))
+    else:
+        lo, hi = vmin, vmax  # the missing end comes from the B map inside the mask
+    if model_id is None:
+        model_id = SCENE_MODEL_IDS["locbfactor"]
+    level = _maybe_level(level, map_path, mask)
+    s = ScriptWriter(path, "LocBFactor local B-factor", model_id=model_id)
+    s.comment(f"#{model_id}.1 map; #{model_id}.2 local B-factor map (B for sharpening, Å^2, "
+              "negative = decaying)"
+              + (f"; #{model_id}.3 local amplitude map A" if amplitude_path else ""))
+    m1 = s.open_map(map_path, voxel_size, origin, level, color=MAP_COLOR, name="map",
+                    dust=dust)
+    b_value = _values_for(path, bfactor_path, palette, (lo, hi), mask)
+    if b_value.value_range is None:  # a passed-through palette without a mask
+        b_value = b_value._replace(value_range=_range_or_default(lo, hi, (-150.0, 0.0)))
+    m2 = s.open_map(b_value.path, voxel_size, origin, show=False, name="local B-factor")
     b_title = "Local B-factor (Å²)"
     s.key_title(b_title)
-    b_scene = color_by_map_commands(m1, m2, palette, lo, hi, b_title)
+    s.no_value_note(visible=b_value.no_value is not None)
+    b_scene = _colour_scene(s, m1, m2, palette, b_value, b_title)
     scenes = ["showbfactor"]
     if amplitude_path is not None:
-        m3 = s.open_map(amplitude_path, voxel_size, origin, show=False,
+        a_value = _values_for(path, amplitude_path, amplitude_palette, amplitude_range, mask)
+        m3 = s.open_map(a_value.path, voxel_size, origin, show=False,
                         name="local amplitude A")
-        s.alias("showamplitude", _colour_scene(m1, m3, amplitude_palette, amplitude_range,
+        s.alias("showamplitude", _colour_scene(s, m1, m3, amplitude_palette, a_value,
                                                "Local amplitude A (log)"))
         scenes.append("showamplitude")
     s.alias("showbfactor", b_scene)
@@ -429,29 +728,44 @@ def bfactor_script(path, map_path, bfactor_path, amplitude_path=None, voxel_size
 
 
 def occupancy_script(path, map_path, occupancy_path, voxel_size=1.0, origin=(0.0, 0.0, 0.0),
-                     level=None, palette=OCCUPANCY_PALETTE, vmin=0.0, vmax=1.0):
+                     level=None, palette=OCCUPANCY_PALETTE, vmin=0.0, vmax=1.0, mask=None,
+                     model_id=None, dust=None):
     """Script showing the map's surface coloured by the local occupancy map (0..1), with a
-    colour key. Models: #1 map, #2 occupancy map (hidden). Returns the script's path."""
+    colour key. Models (group #104, or ``model_id``): .1 map, .2 occupancy map (hidden).
+    ``mask``: the mask LocOccupancy was given (boolean array or mask file): the occupancy is
+    shown from a display copy, grey outside it (occupancy 0 there is no measurement), and a
+    ``level`` left None is taken from the map. Returns the script's path."""
     lo, hi = _range_or_default(vmin, vmax, (0.0, 1.0))
-    s = ScriptWriter(path, "LocOccupancy local occupancy")
-    s.comment("#1 map; #2 local occupancy map (0..1)")
-    m1 = s.open_map(map_path, voxel_size, origin, level, color="#b4b4b4", name="map")
-    m2 = s.open_map(occupancy_path, voxel_size, origin, show=False, name="local occupancy")
+    if model_id is None:
+        model_id = SCENE_MODEL_IDS["lococcupancy"]
+    level = _maybe_level(level, map_path, mask)
+    s = ScriptWriter(path, "LocOccupancy local occupancy", model_id=model_id)
+    s.comment(f"#{model_id}.1 map; #{model_id}.2 local occupancy map (0..1)")
+    m1 = s.open_map(map_path, voxel_size, origin, level, color=MAP_COLOR, name="map",
+                    dust=dust)
+    value = _values_for(path, occupancy_path, palette, (lo, hi), mask)
+    if value.value_range is None:
+        value = value._replace(value_range=(lo, hi))
+    m2 = s.open_map(value.path, voxel_size, origin, show=False, name="local occupancy")
     s.key_title("Local occupancy")
-    s.command(*color_by_map_commands(m1, m2, palette, lo, hi))
+    s.no_value_note(visible=value.no_value is not None)
+    s.command(*_colour_scene(s, m1, m2, palette, value, "Local occupancy"))
     s.finish()
     return s.write()
 
 
 def maturity_script(path, mature_path, missing_paths, voxel_size=1.0,
                     origin=(0.0, 0.0, 0.0), level=None, names=None, indices=None,
-                    colors=None, missing_levels=None, mature_transparency=0.7):
+                    colors=None, missing_levels=None, mature_transparency=0.7,
+                    model_id=None, dust=None):
     """Script showing the mature map and, in its own colour, the density each immature map
     lacks (the "missing" maps of :func:`maturity_index`: mature density where the immature
     map is not highly occupied).
 
-    Models: #1 mature map (light grey, transparent, at ``level``), #2.. one missing-density
-    map per immature map (solid colour, at ``missing_levels[i]``, default ``level``). A 2-D
+    Models (group #105, or ``model_id``): .1 mature map (light grey, transparent, at
+    ``level``), .2.. one missing-density map per immature map (solid colour, at
+    ``missing_levels[i]``, default ``level``). All surfaces get ``surface dust`` (``dust``
+    Å; None: :func:`dust_size`): a missing map is a difference and carries specks. A 2-D
     legend lists each map's name, colour and maturity index. Aliases ``showmissing1``,
     ``showmissing2``, ... show the mature map with only that map's missing density, and
     ``showallmissing`` restores all. Returns the script's absolute path.
@@ -466,20 +780,24 @@ def maturity_script(path, mature_path, missing_paths, voxel_size=1.0,
         raise ValueError("names, colors and missing_levels need one entry per missing map")
     if indices is not None and len(indices) != count:
         raise ValueError("indices needs one entry per missing map")
-    s = ScriptWriter(path, "maturity index: missing density")
-    s.comment("#1 mature map; #2.. density of the mature map missing from each immature map")
+    if model_id is None:
+        model_id = SCENE_MODEL_IDS["maturity"]
+    s = ScriptWriter(path, "maturity index: missing density", model_id=model_id)
+    s.comment(f"#{model_id}.1 mature map; #{model_id}.2.. density of the mature map missing "
+              "from each immature map")
     m0 = s.open_map(mature_path, voxel_size, origin, level, color=MATURE_COLOR,
-                    transparency=mature_transparency, name="mature map")
+                    transparency=mature_transparency, name="mature map", dust=dust)
     models = []
     for p, name, colour, lev in zip(missing_paths, names, colors, levels):
         models.append(s.open_map(p, voxel_size, origin, lev, color=colour,
-                                 name=f"missing in {name}"))
-    s.command("2dlabels create legend0 text \"Missing density (mature map in grey)\" "
+                                 name=f"missing in {name}", dust=dust))
+    legend = s.label_prefix + "legend"
+    s.command(f"2dlabels create {legend}0 text \"Missing density (mature map in grey)\" "
               "xpos 0.03 ypos 0.95 size 18")
     for i, (name, colour) in enumerate(zip(names, colors)):
         text = f"{name}" + (f": maturity {float(indices[i]):.2f}" if indices is not None else "")
         ypos = 0.95 - 0.045 * (i + 1)
-        s.command(f"2dlabels create legend{i + 1} text {_quote(text)} color {colour} "
+        s.command(f"2dlabels create {legend}{i + 1} text {_quote(text)} color {colour} "
                   f"xpos 0.03 ypos {_num(round(ypos, 4))} size 16")
     for i, m in enumerate(models):
         others = [f"volume #{o} hide" for o in models if o != m]

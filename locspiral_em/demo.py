@@ -4,6 +4,10 @@ The example is generated (``core.demo_phantom``): three pseudo-atom domains in a
 1 Å/voxel, blurred by B = 40, 120 and 40 Å^2, the last one half occupied, with two noisy half
 maps. Expect the B map to be clearly more negative on the blurred domain and the occupancy
 map lower on the half-occupied one.
+
+The methods run with the automatic mask (``core.auto_mask`` of the half-map average), as a
+user's map would, not with the phantom's true mask; the summary says how much of the domains
+it covers.
 """
 import os
 import sys
@@ -31,7 +35,12 @@ def run_demo(folder, size=128, workers=None, quiet=False, force=False):
     max_res = max(res, 2.5 * p)
     say(f"demo phantom {size}^3 at {p:g} Å/voxel; half-map FSC 0.143: {res:.2f} Å; "
         f"using max resolution {max_res:.2f} Å")
-    mask = ph.mask
+    auto = core.auto_mask(ph.map, p, workers=workers)
+    mask = auto.mask
+    say(f"automatic mask: {auto.volume:.0f} Å^3, {100 * auto.box_fraction:.1f}% of the box, "
+        f"threshold {auto.threshold:.4g} on the {auto.lowpass:g} Å low-passed map")
+    for warning in auto.warnings:
+        say(f"warning: {warning}")
     out = {}
     say("LocSpiral ...")
     out["locspiral"], out["locspiral_quality"] = core.locspiral(
@@ -71,6 +80,12 @@ def run_demo(folder, size=128, workers=None, quiet=False, force=False):
                      f"{d.occupancy:.1f} -> mean {out['occupancy'][region].mean():.2f}")
     lines.append("  maturity index: " + ", ".join(
         f"{label} {m.index:.2f}" for label, m in zip(labels, maturity)))
+    covered = [100.0 * np.count_nonzero(region & mask) / np.count_nonzero(region)
+               for region in ph.domains]
+    lines.append(f"  automatic mask ({auto.lowpass:g} Å low-pass, threshold "
+                 f"{auto.threshold:.4g}, dilated {auto.dilation:g} Å): {auto.volume:.0f} Å^3, "
+                 f"{100 * auto.box_fraction:.1f}% of the box, covers "
+                 + "/".join(f"{c:.0f}" for c in covered) + "% of the domains")
     summary = "\n".join(lines)
     with open(os.path.join(folder, "summary.txt"), "w") as fh:
         fh.write(summary + "\n")
@@ -100,14 +115,14 @@ def _write_scenes(folder, volume, mask, out, bf, maturity, labels, p):
                               level_enhanced=cx.suggest_level(out[method], mask),
                               level_original=level, quality=path(f"{method}_quality.mrc"),
                               quality_range=cx.robust_range(out[f"{method}_quality"], mask),
-                              title=title)
+                              title=title, mask=mask)
         scenes.append(f"{method}.cxc")
     vmin, vmax = cx.robust_range(bf.bfactor, bf.mask)
     cx.bfactor_script(path("bfactor.cxc"), path("map.mrc"), path("bfactor.mrc"),
                       path("amplitude.mrc"), p, level=level, vmin=vmin, vmax=vmax,
-                      amplitude_range=cx.robust_range(bf.amplitude, bf.mask))
+                      amplitude_range=cx.robust_range(bf.amplitude, bf.mask), mask=bf.mask)
     cx.occupancy_script(path("occupancy.cxc"), path("map.mrc"), path("occupancy.mrc"), p,
-                        level=level)
+                        level=level, mask=mask)
     cx.maturity_script(path("maturity.cxc"), path("map.mrc"),
                        [path(f"maturity_{label}_missing.mrc") for label in labels], p,
                        level=level, names=labels, indices=[m.index for m in maturity])

@@ -5,7 +5,8 @@
   :func:`local_guinier_figure` picks voxels of high, medium and low B inside the mask and
   computes their curves with :func:`locspiral_em.core.guinier_profiles`.
 * :func:`bfactor_histogram` - histogram of the local B inside the mask, mean and SD marked.
-* :func:`central_slices` - the x, y and z central slices of a volume with a colour bar.
+* :func:`central_slices` - x, y and z slices through the molecule's centre (the mask's or
+  the density's centre of mass, :func:`slice_center`), with a colour bar.
 * :func:`maturity_bars` - maturity indices as a sorted bar chart (a maturation timeline).
 
 Figures are drawn with matplotlib's object API on an Agg canvas (``Figure`` +
@@ -19,7 +20,7 @@ import os
 import numpy as np
 
 __all__ = ["guinier_plot", "pick_guinier_voxels", "fit_guinier", "local_guinier_figure",
-           "bfactor_histogram", "central_slices", "maturity_bars", "DPI"]
+           "bfactor_histogram", "slice_center", "central_slices", "maturity_bars", "DPI"]
 
 DPI = 100
 # Tick resolutions (Å) for the top axis of a Guinier plot.
@@ -157,13 +158,15 @@ def pick_guinier_voxels(bfactor, mask, percentiles=(10, 50, 90), erode=2):
 
 
 def local_guinier_figure(png, volume, mask, voxel_size, min_res, max_res, bfactor=None,
-                         percentiles=(10, 50, 90), num_points=10, threshold=0.9, bw=4.8,
+                         percentiles=(10, 50, 90), num_points=10, threshold=0.9, bw=None,
                          filtered=False, spiral="riesz", workers=None, title=None,
-                         pick_mask=None, figsize=(6.4, 4.8), dpi=DPI):
+                         pick_mask=None, figsize=(6.4, 4.8), dpi=DPI, estimator=None,
+                         bw_units=None):
     """Local Guinier plots at voxels of low, medium and high B (Fig. 3B of the paper).
 
     ``volume``, ``mask`` and the LocBFactor settings (``min_res``, ``max_res``,
-    ``num_points``, ``threshold``, ``bw``, ``filtered``, ``spiral``) as given to
+    ``num_points``, ``threshold``, ``bw``, ``filtered``, ``spiral``, ``estimator``,
+    ``bw_units``; None: the core's defaults) exactly as given to
     :func:`locspiral_em.core.locbfactor`; ``bfactor``: its B map (computed here when None).
     Voxels are picked with :func:`pick_guinier_voxels`, their curves computed with
     :func:`locspiral_em.core.guinier_profiles`, and lines fitted as LocBFactor fits them
@@ -180,7 +183,7 @@ def local_guinier_figure(png, volume, mask, voxel_size, min_res, max_res, bfacto
     if bfactor is None:
         result = core.locbfactor(volume, mask, voxel_size, min_res, max_res, num_points,
                                  threshold, bw, filtered=filtered, spiral=spiral,
-                                 workers=workers)
+                                 workers=workers, estimator=estimator, bw_units=bw_units)
         bfactor = result.bfactor
         if pick_mask is None:
             pick_mask = result.mask
@@ -188,7 +191,8 @@ def local_guinier_figure(png, volume, mask, voxel_size, min_res, max_res, bfacto
     voxels, _, targets = pick_guinier_voxels(bfactor, pick_mask, percentiles)
     profiles = core.guinier_profiles(volume, mask, voxel_size, min_res, max_res, voxels,
                                      num_points=num_points, threshold=threshold, bw=bw,
-                                     spiral=spiral, workers=workers)
+                                     spiral=spiral, workers=workers, estimator=estimator,
+                                     bw_units=bw_units)
     fits = fit_guinier(profiles.res_square, profiles.log_amplitude, profiles.noise, filtered)
     labels = [f"{p:g}th percentile of B, voxel ({z},{y},{x})"
               for p, (z, y, x) in zip(percentiles, voxels)]
@@ -231,13 +235,53 @@ def bfactor_histogram(png, bfactor, mask=None, global_b=None, bins=60,
 
 
 # -- central slices -----------------------------------------------------------------------
+def slice_center(volume, mask=None, center=None):
+    """Voxel ``(z, y, x)`` where :func:`central_slices` cuts: the molecule's centre, not the
+    box's (a particle is rarely centred in its box, and slices through an empty centre show
+    nothing).
+
+    ``center``: three indices (used as given), or a boolean array whose centre of mass is
+    taken (e.g. the run's mask); else the centre of mass of ``mask``; else of the voxels
+    above the density threshold (:func:`locspiral_em.core.auto_threshold`, 3 SD above the
+    box-corner solvent); the box centre when there is none. Indices are rounded and kept
+    inside the box.
+    """
+    volume = np.asarray(volume)
+    shape = volume.shape
+    region = None
+    if center is not None:
+        if np.ndim(center) == 1 and len(center) == 3:
+            point = [float(c) for c in center]
+            return tuple(int(min(max(round(c), 0), n - 1)) for c, n in zip(point, shape))
+        region = np.asarray(center, dtype=bool)
+    elif mask is not None:
+        region = np.asarray(mask, dtype=bool)
+    else:
+        finite = np.where(np.isfinite(volume), volume, np.nan)
+        if np.isfinite(finite).any():
+            from .core.masking import auto_threshold
+            filled = np.nan_to_num(finite, nan=float(np.nanmin(finite)))
+            try:
+                region = filled > auto_threshold(filled)
+            except Exception:  # e.g. a constant map: no threshold
+                region = None
+    if region is not None and region.shape != shape:
+        raise ValueError(f"centre mask shape {region.shape} differs from volume {shape}")
+    if region is None or not region.any():
+        return tuple(n // 2 for n in shape)
+    from scipy import ndimage
+    point = ndimage.center_of_mass(region)
+    return tuple(int(min(max(round(c), 0), n - 1)) for c, n in zip(point, shape))
+
+
 def central_slices(png, volume, title="", cmap="viridis", vmin=None, vmax=None,
-                   label=None, mask=None, figsize=(10.0, 3.6), dpi=DPI):
-    """The central z (xy plane), y (xz) and x (yz) slices of ``volume`` (z, y, x order),
-    side by side with one colour bar (``label``: its title, e.g. units). With a ``mask``,
-    voxels outside it are drawn light grey (use it for B, A and occupancy maps, which are 0
-    outside their mask). ``vmin``/``vmax`` default to the 1st/99th percentiles of the shown
-    values. Returns ``png``."""
+                   label=None, mask=None, figsize=(10.0, 3.6), dpi=DPI, center=None):
+    """The z (xy plane), y (xz) and x (yz) slices of ``volume`` (z, y, x order) through the
+    molecule's centre (:func:`slice_center` of ``mask`` or ``center``; each panel's title
+    gives its index), side by side with one colour bar (``label``: its title, e.g. units).
+    With a ``mask``, voxels outside it are drawn light grey (use it for B, A and occupancy
+    maps, which are 0 outside their mask). ``vmin``/``vmax`` default to the 1st/99th
+    percentiles of the shown values. Returns ``png``."""
     volume = np.array(volume, dtype=float)
     if volume.ndim != 3:
         raise ValueError(f"central_slices needs a 3-D volume, got shape {volume.shape}")
@@ -245,12 +289,13 @@ def central_slices(png, volume, title="", cmap="viridis", vmin=None, vmax=None,
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != volume.shape:
             raise ValueError(f"mask shape {mask.shape} differs from volume {volume.shape}")
+    iz, iy, ix = slice_center(volume, mask, center)
+    if mask is not None:
         volume[~mask] = np.nan
-    nz, ny, nx = volume.shape
-    slices = [("z", volume[nz // 2], "x", "y"),
-              ("y", volume[:, ny // 2, :], "x", "z"),
-              ("x", volume[:, :, nx // 2], "y", "z")]
-    values = np.concatenate([s[1][np.isfinite(s[1])].ravel() for s in slices])
+    slices = [("z", iz, volume[iz], "x", "y"),
+              ("y", iy, volume[:, iy, :], "x", "z"),
+              ("x", ix, volume[:, :, ix], "y", "z")]
+    values = np.concatenate([s[2][np.isfinite(s[2])].ravel() for s in slices])
     if vmin is None or vmax is None:
         lo, hi = (np.percentile(values, [1, 99]) if values.size else (0.0, 1.0))
         vmin = float(lo) if vmin is None else vmin
@@ -263,8 +308,7 @@ def central_slices(png, volume, title="", cmap="viridis", vmin=None, vmax=None,
     figure = _figure(figsize, dpi)
     axes = figure.subplots(1, 3)
     image = None
-    for ax, (axis, plane, xlabel, ylabel) in zip(axes, slices):
-        index = {"z": nz, "y": ny, "x": nx}[axis] // 2
+    for ax, (axis, index, plane, xlabel, ylabel) in zip(axes, slices):
         image = ax.imshow(plane, origin="lower", cmap=colour_map, vmin=vmin, vmax=vmax,
                           interpolation="nearest")
         ax.set_title(f"{axis} = {index}", fontsize=10)

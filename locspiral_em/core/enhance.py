@@ -59,25 +59,29 @@ def locspiral(volume, mask, voxel_size, min_res, max_res, threshold=0.9, bw=4.5,
     m_acc = np.zeros(volume.shape, np.float32)
     w_acc = np.zeros(volume.shape, np.float32)
     for band in bank.sweep(sweep_frequencies(kmin, kmax), progress, "LocSpiral band"):
-        b, m = band.b, band.m
-        q = np.float32(sample.quantile(m, threshold))
-        significant = m >= q
-        if snr_weight:
-            # C c = (m/(m+q)) (b/m) = b/(m+q) and C = m/(m+q) = 1 - q/(m+q), in place:
-            # no division by a vanishing m and no extra volume.
-            m += q
-            np.divide(b, m, out=b)
-            np.divide(q, m, out=m)
-            np.subtract(1, m, out=m)
-        else:
-            np.divide(b, m, out=b, where=m > 0)                    # c; b = 0 where m = 0
-            np.greater(m, 0, out=m, casting="unsafe")            # C = 1
-        # Multiplying by the boolean gate is ~6x faster than a masked add (where=).
-        b *= significant
-        m *= significant
-        m_acc += b
-        w_acc += m
-    band = b = m = bank = None  # free the last band and the filter bank before finishing
+        q = np.float32(sample.quantile(band.m, threshold))
+
+        def accumulate(lo, hi):
+            b, m = band.b[lo:hi], band.m[lo:hi]
+            significant = m >= q
+            if snr_weight:
+                # C c = (m/(m+q)) (b/m) = b/(m+q) and C = m/(m+q) = 1 - q/(m+q), in place:
+                # no division by a vanishing m and no extra volume.
+                m += q
+                np.divide(b, m, out=b)
+                np.divide(q, m, out=m)
+                np.subtract(1, m, out=m)
+            else:
+                np.divide(b, m, out=b, where=m > 0)                # c; b = 0 where m = 0
+                np.greater(m, 0, out=m, casting="unsafe")        # C = 1
+            # Multiplying by the boolean gate is ~6x faster than a masked add (where=).
+            b *= significant
+            m *= significant
+            m_acc[lo:hi] += b
+            w_acc[lo:hi] += m
+        # Slab by slab in the bank's threads: the chain stays in cache (see Slabs).
+        bank.map_slabs(accumulate)
+    band = bank = None  # free the last band and the filter bank before finishing
     return _finish(m_acc, w_acc, kmax, noise)
 
 
@@ -101,16 +105,21 @@ def locbsharpen(volume, mask, voxel_size, min_res, max_res, threshold=0.9, bw=4.
     amplitude = None
     sample = VoxelSample(noise, spiral)
     for i, band in enumerate(bank.sweep(ks, progress, "LocBSharpen band")):
-        b, m = band.b, band.m
-        q = np.float32(sample.quantile(m, threshold))
+        q = np.float32(sample.quantile(band.m, threshold))
         if i == i0:
-            amplitude = m.copy()
-        # C c x = b x/(m+q) and C x = m x/(m+q), with x = m below i0 and x = a from i0 on.
-        weight = np.add(m, q, out=bank.scratch())
-        np.divide(m if i < i0 else amplitude, weight, out=weight)
-        b *= weight
-        m *= weight
-        m_acc += b
-        w_acc += m
-    band = b = m = bank = amplitude = weight = None  # free them before finishing
+            amplitude = band.m.copy()
+        x = band.m if i < i0 else amplitude
+
+        def accumulate(lo, hi):
+            # C c x = b x/(m+q) and C x = m x/(m+q), with x = m below i0 and x = a from i0 on.
+            b, m = band.b[lo:hi], band.m[lo:hi]
+            weight = np.add(m, q)                     # one slab: stays in cache
+            np.divide(x[lo:hi], weight, out=weight)
+            b *= weight
+            m *= weight
+            m_acc[lo:hi] += b
+            w_acc[lo:hi] += m
+        # Slab by slab in the bank's threads (see Slabs).
+        bank.map_slabs(accumulate)
+    band = bank = amplitude = x = None  # free them before finishing
     return _finish(m_acc, w_acc, kmax, noise)

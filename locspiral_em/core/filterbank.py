@@ -23,7 +23,16 @@ Two modes:
 
 Only the transform of the input and a few half-grid arrays are kept; bands are produced
 one at a time so memory does not grow with the number of bands.
+
+Speed (riesz mode): a band costs about its four inverse FFTs. The shell is evaluated only
+within ``SHELL_REACH`` band widths of its centre, where it is not negligible, and the inverse
+FFTs skip the columns that are zero outside that box; the element-wise work (shell, Riesz
+multipliers, amplitude, the methods' accumulation) runs block by block in the bank's threads
+(``Slabs``, ``FilterBank.map_slabs``), fused so that each block stays in cache.
 """
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator, NamedTuple
 
 import numpy as np
@@ -31,13 +40,22 @@ import scipy.fft as sfft
 
 from .errors import InputError
 
-try:  # the kernel behind scipy.fft.irfft, which (unlike irfft) accepts an output array
-    from scipy.fft._pocketfft.pypocketfft import c2r as _c2r
+try:  # the kernels behind scipy.fft.irfft and ifft, which accept an output array (in place)
+    from scipy.fft._pocketfft.pypocketfft import c2c as _c2c, c2r as _c2r
 except ImportError:  # other scipy layouts: fall back to irfft and a copy
-    _c2r = None
+    _c2c = _c2r = None
 
 SPIRAL_MODES = ("riesz", "reference")
 DC_SIGMA = 0.05  # Fourier pixels: the DC-suppressing factor is zero only at q = 0
+# Beyond this many band widths from its centre a shell is below exp(-50) ~ 2e-22 of its peak;
+# even a spectrum 1e14 times stronger there than on the shell would add less than float32
+# rounding (6e-8) to the band, so the riesz mode leaves those coefficients at 0 and does not
+# evaluate exp() there.
+SHELL_REACH = 10.0
+# Element-wise work on volumes runs block by block: a block of this many bytes of one volume
+# and the temporaries made from it stay in cache across a chain of operations, instead of
+# each operation streaming whole volumes through memory.
+BLOCK_BYTES = 1 << 19
 
 
 class Band(NamedTuple):
@@ -49,10 +67,90 @@ class Band(NamedTuple):
 
 def default_workers(workers):
     """FFT threads: ``None`` or a value < 1 means every core."""
-    import os
     if workers is None or workers < 1:
         return os.cpu_count() or 1
     return int(workers)
+
+
+_POOLS = {}
+_POOLS_LOCK = threading.Lock()
+if hasattr(os, "register_at_fork"):  # a forked child has none of its parent's threads
+    os.register_at_fork(after_in_child=_POOLS.clear)
+
+
+def _pool(workers):
+    with _POOLS_LOCK:
+        pool = _POOLS.get(workers)
+        if pool is None:
+            pool = _POOLS[workers] = ThreadPoolExecutor(workers, "locspiral")
+        return pool
+
+
+class Slabs:
+    """Consecutive axis-0 slabs ``[lo, hi)`` of a volume (and of its real-FFT half grid, which
+    has the same first axis), worked on by ``workers`` threads.
+
+    numpy releases the GIL inside its element-wise loops, so the per-band arithmetic besides
+    the FFTs runs on every core as the FFTs do, and block by block (``BLOCK_BYTES``) so that
+    a chain of operations on one block stays in cache.
+    """
+
+    def __init__(self, shape, workers):
+        plane = 4 * int(np.prod(shape[1:]))
+        step = max(1, BLOCK_BYTES // max(plane, 1))
+        edges = list(range(0, shape[0], step)) + [shape[0]]
+        self.blocks = list(zip(edges[:-1], edges[1:]))
+        self.workers = workers
+        # A few tasks per thread, each a run of consecutive blocks: balanced when other
+        # processes share the cores, and little scheduling per block.
+        count = 1 if workers <= 1 else min(len(self.blocks), 4 * workers)
+        split = np.linspace(0, len(self.blocks), count + 1).astype(int)
+        self._tasks = [self.blocks[a:b] for a, b in zip(split[:-1], split[1:])]
+
+    def map(self, work):
+        """``work(lo, hi)`` on every slab; the results in slab order."""
+        tasks = self._tasks
+        if len(tasks) == 1:
+            return [work(lo, hi) for lo, hi in self.blocks]
+        results = [None] * len(tasks)
+        lock = threading.Lock()
+        queue = iter(range(len(tasks)))
+
+        def drain():
+            while True:
+                with lock:
+                    i = next(queue, None)
+                if i is None:
+                    return
+                results[i] = [work(lo, hi) for lo, hi in tasks[i]]
+        # The calling thread takes tasks too, so that when the other threads are slow to get
+        # a core (a busy machine) it is not left waiting for them: it does their share, and
+        # helpers that have not started by then are cancelled.
+        helpers = [_pool(self.workers).submit(drain) for _ in range(self.workers - 1)]
+        try:
+            drain()
+        finally:
+            for helper in helpers:
+                if not helper.cancel():
+                    helper.result()
+        return [r for part in results for r in part]
+
+
+def _rows(array, lo, hi):
+    """Slab ``[lo, hi)`` of an array broadcast along the first axis (left whole if length 1)."""
+    return array if array.shape[0] == 1 else array[lo:hi]
+
+
+def _support(magnitudes, reach):
+    """Indices of one axis in FFT order with ``|q| < reach``: ``[0, a)`` and ``[b, n)``,
+    returned as ``(a, b)`` (``a = b = n`` when the whole axis is inside)."""
+    inside = np.abs(magnitudes) < reach
+    n = inside.size
+    if inside.all():
+        return n, n
+    lead = int(np.argmin(inside))
+    trail = int(np.argmin(inside[::-1]))
+    return lead, n - trail
 
 
 class FilterBank:
@@ -77,6 +175,7 @@ class FilterBank:
         self.bw = float(bw)
         self.spiral = spiral
         self.workers = default_workers(workers)
+        self.slabs = Slabs(self.shape, self.workers)
         # One Fourier pixel is 1/(p*N) Å^-1 with N the longest axis, so that on a cubic box
         # "k pixels" means exactly what the paper and the reference code mean.
         self.n_ref = max(self.shape)
@@ -118,6 +217,11 @@ class FilterBank:
         # transform the same whichever way the map's axes are ordered.
         self._riesz_axes = tuple(self._without_nyquist(a, n_axis) for a, n_axis in
                                  zip((self._qz, self._qy, self._qx), self.shape))
+        # The multipliers -i q_j as complex vectors (per band the shell's 1/sqrt(energy) is
+        # folded into them): a complex-by-complex product is as fast as complex-by-real and
+        # saves a pass applying -i.
+        self._riesz_multipliers = tuple((a * np.complex64(-1j)).astype(np.complex64)
+                                        for a in self._riesz_axes)
         # No DC-factor array here: on this grid every non-zero |q| is >= 1 pixel, where
         # 1 - exp(-q^2 / (2 * 0.05^2)) is exactly 1 in float32, so the factor only zeroes q = 0.
         self._dc = None
@@ -159,8 +263,15 @@ class FilterBank:
                                    workers=self.workers)
 
     # -- bands ---------------------------------------------------------------------------
+    def map_slabs(self, work):
+        """``work(lo, hi)`` on consecutive axis-0 slabs of the volume in this bank's threads
+        (see ``Slabs``); the results in slab order."""
+        return self.slabs.map(work)
+
     def shell(self, k, out=None):
         """The normalised band filter of centre ``k`` on this bank's grid."""
+        if self.spiral != "reference":
+            return self._shell_riesz(k, out)
         h = np.subtract(self._q, np.float32(k), out=out)
         h *= h
         h *= np.float32(-1.0 / (2.0 * self.bw ** 2))
@@ -179,21 +290,58 @@ class FilterBank:
             h /= np.float32(np.sqrt(energy))
         return h
 
+    def _shell_riesz(self, k, out=None):
+        # The same arithmetic as the reference branch of shell(), element-wise work in the
+        # bank's threads (the sweep itself uses _shell_spectra; LocBFactor's and LocSharpen's
+        # setups call this once or twice per band).
+        h = np.empty(self._q.shape, np.float32) if out is None else out
+        scale = np.float32(-1.0 / (2.0 * self.bw ** 2))
+
+        def gaussian(lo, hi):
+            hs = np.subtract(self._q[lo:hi], np.float32(k), out=h[lo:hi])
+            hs *= hs
+            hs *= scale
+            np.exp(hs, out=hs)
+        self.slabs.map(gaussian)
+        h[0, 0, 0] = 0                 # the DC factor: exactly 1 elsewhere on this grid
+        # Per-column sums in float32 (BLAS-fast; 2e-6 relative off a float64 sum, well
+        # below what the methods resolve), then the half-grid weights.
+        columns = h.reshape(-1, h.shape[-1])
+        energy = float(np.einsum("ij,ij->j", columns, columns) @ self._half_weight)
+        norm = np.float32(np.sqrt(energy))
+        self.slabs.map(lambda lo, hi: np.divide(h[lo:hi], norm, out=h[lo:hi]))
+        return h
+
     def band(self, k):
         """Band map and spiral amplitude at centre ``k`` (Fourier pixels)."""
         if self.spiral == "reference":
             return self._band_reference(k)
         return self._band_riesz(k)
 
-    def _inverse(self, spectrum, out=None):
+    def _inverse(self, spectrum, out=None, support=None):
         """Inverse real FFT that uses ``spectrum`` (half grid) as its scratch space, written
         into ``out`` when given.
 
         ``irfftn`` would copy the spectrum into a temporary for its complex stage and allocate
         its result; doing the complex stage in place and the last axis into a kept buffer
         saves that memory and the page faults of fresh volumes every band.
+
+        ``support = (za, zb, xa)`` says the spectrum is 0 outside the planes ``[0, za)`` and
+        ``[zb, nz)`` and the columns ``[0, xa)`` (a shell's box, see ``_shell_spectra``). The
+        complex stage then transforms along y only those planes' first ``xa`` columns, and
+        along z only the first ``xa`` columns: the transforms of zero columns are zero.
         """
-        spectrum = sfft.ifftn(spectrum, axes=(0, 1), overwrite_x=True, workers=self.workers)
+        if support is not None and _c2c is not None:
+            za, zb, xa = support
+            for z0, z1 in ((0, za), (zb, self.shape[0])):
+                if z1 > z0:
+                    part = spectrum[z0:z1, :, :xa]
+                    _c2c(part, (1,), False, 2, part, self.workers)   # 2: divide by n
+            part = spectrum[:, :, :xa]
+            _c2c(part, (0,), False, 2, part, self.workers)
+        else:
+            spectrum = sfft.ifftn(spectrum, axes=(0, 1), overwrite_x=True,
+                                  workers=self.workers)
         if out is not None and _c2r is not None:
             # scipy's own kernel behind irfft, called with an output buffer (2: divide by n).
             return _c2r(spectrum, (2,), self.shape[2], False, 2, out, self.workers)
@@ -203,42 +351,133 @@ class FilterBank:
         out[...] = result
         return out
 
+    def _shell_spectra(self, k, hf, hq):
+        """``H F`` into ``hf`` and ``H F / |q|`` into ``hq`` (0 at DC) for the shell ``H`` of
+        centre ``k`` before normalisation; returns its full-grid energy ``sum H^2`` and the
+        support ``(za, zb, xa)`` of both spectra for ``_inverse``.
+
+        One pass per block: the shell is made, used and summed while in cache, and only where
+        ``|q|`` may be within ``SHELL_REACH`` band widths of ``k``: in each block of planes,
+        the rows and columns with ``qz^2 + qy^2 < reach^2`` (resp. ``qz^2 + qx^2``) for the
+        block's smallest ``|qz|``. The rest of both spectra is 0.
+        """
+        reach = k + SHELL_REACH * self.bw
+        ny, nx_half = self._q.shape[1:]
+        qz, qy, qx = (a.ravel() for a in (self._qz, self._qy, self._qx))
+        za, zb = _support(qz, reach)
+        xa = _support(qx, reach)[0]
+        scale = np.float32(-1.0 / (2.0 * self.bw ** 2))
+        # The half-grid weights (1 on the x = 0 and x = N/2 planes, 2 elsewhere) in the energy
+        # sum: 2 sum h^2 less the single-weight columns' sums, with a BLAS dot product.
+        single = [0] + ([nx_half - 1] if self.shape[2] % 2 == 0 and nx_half > 1 else [])
+
+        def box(z0, z1, y0, y1, x1):
+            at = (slice(z0, z1), slice(y0, y1), slice(0, x1))
+            q = self._q[at]
+            h = np.subtract(q, np.float32(k))
+            h *= h
+            h *= scale
+            np.exp(h, out=h)
+            dc = z0 == 0 and y0 == 0
+            if dc:
+                h[0, 0, 0] = 0   # the DC factor: exactly 1 elsewhere on this grid (see setup)
+            f = self._spectrum[at]
+            np.multiply(f, h, out=hf[at])
+            flat = h.reshape(-1)
+            energy = 2.0 * float(np.dot(flat, flat))
+            for x in single:
+                if x < x1:
+                    column = h[:, :, x]
+                    energy -= float(np.vdot(column, column))
+            with np.errstate(invalid="ignore"):   # 0/0 at DC; errstate is per thread
+                h /= q
+            if dc:
+                h[0, 0, 0] = 0
+            np.multiply(f, h, out=hq[at])
+            return energy
+
+        def work(lo, hi):
+            energy = 0.0
+            for z0, z1, inside in ((lo, min(hi, za), True), (max(lo, za), min(hi, zb), False),
+                                   (max(lo, zb), hi, True)):
+                if z1 <= z0:
+                    continue
+                if not inside:
+                    hf[z0:z1] = 0
+                    hq[z0:z1] = 0
+                    continue
+                near = float(np.abs(qz[z0:z1]).min())
+                rest = np.sqrt(max(reach * reach - near * near, 0.0))
+                ya, yb = _support(qy, rest)
+                x1 = _support(qx, rest)[0]
+                for out in (hf, hq):
+                    out[z0:z1, ya:yb] = 0
+                    out[z0:z1, :ya, x1:] = 0
+                    out[z0:z1, yb:, x1:] = 0
+                if ya > 0 and x1 > 0:
+                    energy += box(z0, z1, 0, ya, x1)
+                if yb < ny and x1 > 0:
+                    energy += box(z0, z1, yb, ny, x1)
+            return energy
+        return sum(self.slabs.map(work)), (za, zb, xa)
+
     def _band_riesz(self, k, reuse=False):
         # Work buffers live as long as the bank: big fresh arrays cost page faults per band.
         if self._work is None:
-            self._work = (np.empty(self._q.shape, np.float32),
-                          np.empty(self._spectrum.shape, np.complex64),
+            self._work = (np.empty(self._spectrum.shape, np.complex64),
                           np.empty(self._spectrum.shape, np.complex64),
                           np.empty(self.shape, np.float32))
-        h, hf, tmp, r = self._work
+        hf, hq, r = self._work
         if reuse:
             if self._band_buffers is None:
                 self._band_buffers = (np.empty(self.shape, np.float32),
                                       np.empty(self.shape, np.float32))
-            b, m2 = self._band_buffers
+            b, m = self._band_buffers
         else:
-            b, m2 = np.empty(self.shape, np.float32), np.empty(self.shape, np.float32)
-        self.shell(k, out=h)
-        np.multiply(self._spectrum, h, out=tmp)                 # H F
-        self._inverse(tmp, out=b)
-        np.multiply(b, b, out=m2)
-        # -i H F / |q|: the three Riesz components are this times q_z, q_y, q_x.
-        with np.errstate(invalid="ignore"):
-            h /= self._q
-        h[0, 0, 0] = 0                                           # 0/0 at DC
-        np.multiply(self._spectrum, h, out=hf)
-        hf *= np.complex64(-1j)
-        # Multiplying the (re, im) float view by a real axis vector is ~3x faster than a
-        # complex-by-real multiply.
-        hf_pairs = hf.view(np.float32).reshape(hf.shape + (2,))
-        tmp_pairs = tmp.view(np.float32).reshape(tmp.shape + (2,))
-        for q_axis in self._riesz_axes:
-            np.multiply(hf_pairs, q_axis[..., None], out=tmp_pairs)
-            self._inverse(tmp, out=r)
-            r *= r
-            m2 += r
-        np.sqrt(m2, out=m2)
-        return Band(float(k), b, m2)
+            b, m = np.empty(self.shape, np.float32), np.empty(self.shape, np.float32)
+        # The unit-energy filter is H / sqrt(energy): the factor is applied to b after its
+        # inverse FFT and folded into the Riesz multipliers, so the spectra need one pass.
+        energy, support = self._shell_spectra(k, hf, hq)
+        norm = np.float32(1.0 / np.sqrt(energy))
+        xa = support[2]
+        rz, ry, rx = (c * norm for c in self._riesz_multipliers)
+        rx = rx[..., :xa]
+        self._inverse(hf, b, support)                  # b (unnormalised); hf is now scratch
+
+        # R_j = IFFT(-i q_j H F / |q|). The inverse FFTs wrote only hf's first xa columns
+        # (its others are still the 0 that _shell_spectra put there), so only those are
+        # refilled. Each pass also does the real-space work that the previous inverse FFT
+        # made possible; m = sqrt(((b^2 + R_z^2) + R_y^2) + R_x^2).
+        def riesz_spectrum(lo, hi, multiplier):
+            np.multiply(hq[lo:hi, :, :xa], _rows(multiplier, lo, hi), out=hf[lo:hi, :, :xa])
+
+        self.slabs.map(lambda lo, hi: riesz_spectrum(lo, hi, rz))
+        self._inverse(hf, m, support)                  # R_z
+
+        def riesz_y(lo, hi):
+            riesz_spectrum(lo, hi, ry)
+            bs, ms, rs = b[lo:hi], m[lo:hi], r[lo:hi]
+            bs *= norm
+            ms *= ms
+            ms += np.multiply(bs, bs, out=rs)
+        self.slabs.map(riesz_y)
+        self._inverse(hf, r, support)                  # R_y
+
+        def riesz_x(lo, hi):
+            riesz_spectrum(lo, hi, rx)
+            rs = r[lo:hi]
+            rs *= rs
+            m[lo:hi] += rs
+        self.slabs.map(riesz_x)
+        self._inverse(hf, r, support)                  # R_x
+
+        def amplitude(lo, hi):
+            rs, ms = r[lo:hi], m[lo:hi]
+            rs *= rs
+            ms += rs
+            np.sqrt(ms, out=ms)
+        self.slabs.map(amplitude)
+        return Band(float(k), b, m)
 
     def _band_reference(self, k):
         hf = self.shell(k) * self._spectrum
@@ -252,7 +491,7 @@ class FilterBank:
         """A float32 volume the caller may use between bands (the bank's own scratch in riesz
         mode, so it costs no memory; the next band overwrites it)."""
         if self.spiral == "riesz" and self._work is not None:
-            return self._work[3]
+            return self._work[2]
         return np.empty(self.shape, np.float32)
 
     def sweep(self, ks, progress=None, label="band"):

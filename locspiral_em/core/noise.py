@@ -9,6 +9,50 @@ def quantile(values, q):
     return float(np.quantile(values, q, method="hazen"))
 
 
+def _order_statistics(values, i):
+    """The ``i``-th and ``i+1``-th smallest of ``values`` (1-D, no NaN), 0-based.
+
+    A partial sort of ~10^6 values costs a band as much as a quarter of an FFT; instead a
+    1/64 subsample brackets the two ranks (by 6 binomial SDs of a subsample rank), the
+    values below the bracket are only counted and just the few inside it are partially
+    sorted. The result is exact: if the bracket missed, the full partial sort decides.
+    """
+    n = values.size
+    step = 64
+    if n >= 256 * step:
+        sub = values[::step].copy()
+        ns = sub.size
+        p = (i + 0.5) / n
+        centre, spread = p * ns, 6.0 * np.sqrt(ns * p * (1.0 - p)) + 2.0
+        a, b = int(np.floor(centre - spread)), int(np.ceil(centre + spread))
+        sub.partition([r for r in (a, b) if 0 <= r < ns])
+        low = sub[a] if a >= 0 else -np.inf
+        high = sub[b] if b < ns else np.inf
+        below = int(np.count_nonzero(values < low))
+        inside = values[(values >= low) & (values <= high)]
+        j = i - below
+        if 0 <= j and j + 1 < inside.size:
+            inside.partition([j, j + 1])
+            return float(inside[j]), float(inside[j + 1])
+    part = np.partition(values, [i, i + 1])
+    return float(part[i]), float(part[i + 1])
+
+
+def fast_quantile(values, q):
+    """:func:`quantile` (hazen) from two order statistics found without a full partial sort;
+    the interpolation is in float64, so it may differ from numpy's in the last bit."""
+    values = np.asarray(values).ravel()
+    n = values.size
+    v = n * float(q) - 0.5          # hazen: p_k = (k - 0.5)/n, k 1-based
+    if n == 1 or v <= 0:
+        return float(values.min())
+    if v >= n - 1:
+        return float(values.max())
+    i = int(np.floor(v))
+    low, high = _order_statistics(values, i)
+    return low + (high - low) * (v - i)
+
+
 def box_sphere(shape, spiral="riesz"):
     """Voxels inside the sphere (ellipsoid for non-cubic boxes) inscribed in the box.
 
@@ -48,10 +92,12 @@ class VoxelSample:
         if selection.size < 2 ** 31:
             index = index.astype(np.int32)
         self.index = index
+        # reference: numpy's own quantile, bit for bit; riesz: the same value, found faster.
+        self._quantile = quantile if spiral == "reference" else fast_quantile
 
     def quantile(self, volume, q):
         """The ``q`` quantile of ``volume`` over the sampled voxels."""
-        return quantile(np.take(volume.ravel(), self.index), q)
+        return self._quantile(np.take(volume.ravel(), self.index), q)
 
 
 def noise_voxels(mask, spiral="riesz", min_count=100):

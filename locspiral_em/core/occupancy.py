@@ -33,8 +33,11 @@ def lococcupancy(volume, mask, voxel_size, min_res, max_res, quantile=0.25, bw=5
     occupied = np.zeros(volume.shape, np.float32)
     sample = VoxelSample(mask, spiral)
     for i, band in enumerate(bank.sweep(ks, progress, "LocOccupancy band")):
-        level = sample.quantile(band.m, quantile) if levels is None else levels[i]
-        occupied += band.m >= np.float32(level)
+        level = np.float32(sample.quantile(band.m, quantile) if levels is None else levels[i])
+
+        def count(lo, hi):
+            occupied[lo:hi] += band.m[lo:hi] >= level
+        bank.map_slabs(count)  # slab by slab in the bank's threads (see filterbank.Slabs)
     occupied /= np.float32(len(ks))
     occupied[~mask] = 0
     return occupied

@@ -102,3 +102,43 @@ def demo_phantom(size: int = 64, seed: int = 0) -> Phantom:
                Domain((c, c - 1.2 * r, c + 1.2 * r), r, 120.0),
                Domain((c, c + 1.2 * r, c), r, 40.0, occupancy=0.5)]
     return make_phantom((size,) * 3, 1.0, domains, noise=0.5, seed=seed)
+
+
+def isolated_domains(shape, voxel_size, domains, seed=0):
+    """The noise-free map of each domain alone, with the same atoms as ``make_phantom`` with
+    the same arguments places (the other domains at occupancy 0 draw the same random atoms):
+    the reference for a domain's global Guinier B."""
+    maps = []
+    for j in range(len(domains)):
+        alone = [d if i == j else d._replace(occupancy=0.0) for i, d in enumerate(domains)]
+        maps.append(make_phantom(shape, voxel_size, alone, noise=0.0, seed=seed).clean)
+    return maps
+
+
+def centre_in_box(volume, shape):
+    """``volume`` zero-padded (centred) into a larger box of ``shape``: the same particle
+    boxed with more solvent, as when the same map is extracted at a larger box size."""
+    shape = tuple(int(n) for n in shape)
+    if any(n < m for n, m in zip(shape, volume.shape)):
+        raise ValueError(f"box {shape} is smaller than the volume {volume.shape}")
+    out = np.zeros(shape, volume.dtype)
+    corner = [(n - m) // 2 for n, m in zip(shape, volume.shape)]
+    out[tuple(slice(c, c + m) for c, m in zip(corner, volume.shape))] = volume
+    return out
+
+
+def reboxed_phantom(phantom: Phantom, shape: Sequence[int], noise: float = 0.5,
+                    seed: int = 0) -> Phantom:
+    """The same particle (clean map, mask and domain balls of ``phantom``) centred in a
+    larger box, with new white noise of SD ``noise`` times the SD of the clean map inside the
+    mask (the same per-voxel noise as ``make_phantom`` would add to this particle)."""
+    clean = centre_in_box(phantom.clean, shape).astype(np.float64)
+    mask = centre_in_box(phantom.mask, shape)
+    balls = [centre_in_box(d, shape) for d in phantom.domains]
+    rng = np.random.default_rng(seed)
+    sd = clean[mask].std()
+    half1 = clean + rng.normal(0.0, noise * sd, clean.shape)
+    half2 = clean + rng.normal(0.0, noise * sd, clean.shape)
+    f32 = lambda a: a.astype(np.float32)  # noqa: E731
+    return Phantom(f32(clean), f32(half1), f32(half2), f32((half1 + half2) / 2), mask, balls,
+                   phantom.voxel_size, list(phantom.spec))

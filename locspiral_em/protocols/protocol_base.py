@@ -1,9 +1,11 @@
 """What the five LocSpiral protocols share: the form (input map, mask, resolution range,
-band width, expert and thread options), reading the inputs, validation, writing the
-output maps and the output Volumes, and the common parts of summary and methods.
+band width, expert and thread options), reading the Scipion inputs into a run spec,
+validation and warnings, the output Volumes, and the common parts of summary and methods.
 
-Each protocol only adds its own parameters and implements ``_compute`` (call the core,
-return the maps and numbers to keep) and ``_createOutputs`` (turn them into outputs).
+The computation itself is the run layer's (:mod:`locspiral_em.run`, shared with the command
+line). Each protocol only adds its own parameters (``_methodSpec``), names its files under
+extra/ (``_outputFiles``), picks the numbers to store (``_storedResults``) and turns the
+files into outputs (``_createOutputs``). Defaults come from :mod:`locspiral_em.core.defaults`.
 """
 import json
 import os
@@ -16,9 +18,13 @@ from pwem.objects import Volume
 from pwem.protocols import ProtAnalysis3D
 
 from .. import __version__, core
-from ..constants import (ATTR_FSC_RES, ATTR_MASK_THRESHOLD, ATTR_MASK_VOXELS, ATTR_MAX_RES,
-                         ATTR_NUM_BANDS, EXTRA_MASK, EXTRA_RESULTS, SPIRAL_CHOICES,
+from .. import run as run_layer
+from ..constants import (ATTR_FSC_RES, ATTR_MASK_BOX_FRACTION, ATTR_MASK_THRESHOLD,
+                         ATTR_MASK_VOLUME, ATTR_MASK_VOXELS, ATTR_MAX_RES, ATTR_NUM_BANDS,
+                         EXTRA_MASK, EXTRA_RESULTS, EXTRA_SUMMARY, SPIRAL_CHOICES,
                          SPIRAL_RIESZ)
+from ..core import defaults as D
+from ..run import mask_text, result_text, run
 
 MRC_EXTENSIONS = (".mrc", ".map", ".ccp4", ".mrcs", ".rec", ".st")
 
@@ -40,7 +46,9 @@ HELP_THRESHOLD = (
     "LocSpiral, the significance test m_i >= q_i.")
 HELP_BW = (
     "Width (standard deviation) of the Gaussian band-pass shells, in Fourier pixels. "
-    "Published values: 4.5 (LocSpiral, LocBSharpen), 4.8 (LocBFactor), 5 (LocOccupancy).")
+    "Published values: 4.5 (LocSpiral, LocBSharpen), 4.8 (LocBFactor), 5 (LocOccupancy). "
+    "LocBFactor: empty takes the core's default for the estimator (debiased: 0.02 1/Å, "
+    "box-size independent; published: 4.8 Fourier pixels).")
 HELP_SPIRAL = (
     "*riesz* (default): the exact isotropic spiral (Riesz) transform with three components, "
     "per-axis frequencies (non-cubic boxes are fine) and unit-energy band filters, so the "
@@ -53,37 +61,62 @@ HELP_MASK = (
     "Binary macromolecule mask (1 = molecule). It separates the molecule from the solvent, "
     "whose voxels inside the box sphere give the noise statistics, so it must leave solvent "
     "around the molecule.\n"
-    "*No* (default): the mask is made from the map by thresholding it and removing connected "
-    "objects (6-connectivity) smaller than a few voxels, as the reference code does.\n"
+    "*No* (default): an automatic mask made from the map as Relion's mask creation does: "
+    "the map is low-passed to 15 Å, thresholded (automatically: 5 robust noise SDs above "
+    "the low-passed solvent in the box corners), the molecule's connected pieces are kept "
+    "and the result is dilated. Its volume, box fraction and any warning (very small, "
+    "touching the box edge, little solvent left) are logged and shown in the summary; "
+    "extra/mask.mrc holds it.\n"
     "*Yes*: use a mask volume on the same grid and voxel size as the map (values > 0.5 are "
     "molecule).")
 HELP_MASK_THRESHOLD = (
-    "Density threshold of the automatic mask. Leave it empty for automatic: 3 standard "
-    "deviations above the mean of the box corners (the solvent outside the inscribed sphere).")
+    "Threshold of the automatic mask, applied to the map low-passed to the mask low-pass "
+    "resolution (15 Å). Leave it empty for automatic: 5 robust noise SDs above the "
+    "low-passed solvent of the box corners.")
+HELP_MASK_LOWPASS = (
+    "The automatic mask thresholds the map low-passed to this resolution (Å), so noise "
+    "averages out and weak or partly occupied density stands above the solvent (15 Å, as "
+    "Relion's default).")
+HELP_MASK_DILATION = (
+    "The automatic mask is dilated by this distance (Å) after thresholding. Empty: the "
+    "core's default.")
+
+
+def _sentence(text):
+    """A core message as a sentence for the Scipion GUI."""
+    text = str(text)
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 class LocSpiralProtBase(ProtAnalysis3D):
-    """Base class of the LocSpiral protocols (not offered in the GUI: no _label)."""
+    """Base class of the LocSpiral protocols (not offered in the GUI: no _label).
 
-    # Per-protocol defaults; subclasses override.
-    MIN_RES_DEFAULT = 25.0
-    MAX_RES_DEFAULT = None        # None: half-map FSC 0.143
-    BW_DEFAULT = 4.5
-    THRESHOLD_DEFAULT = 0.9
+    ``computeStep`` builds a :class:`locspiral_em.run.RunSpec` from the form and the Scipion
+    inputs (read here: Scipion file names, stacks, other formats, the sampling rate) and
+    calls the run layer, which the command line uses too; it writes the maps, the mask
+    used, extra/summary.json (the run's JSON summary) and extra/results.json (the numbers
+    stored on the protocol)."""
+
+    METHOD = "locspiral"          # key of locspiral_em.core.defaults
     USES_NOISE_THRESHOLD = True   # LocOccupancy and the maturity index use a quantile instead
     INPUT_LABEL = "Input map"
     INPUT_HELP = ("The unsharpened, unmasked map. When it carries half maps (import with "
                   "'Set half maps'), their average is used, as the method expects, and their "
                   "FSC gives the default max resolution.")
     METHOD_NAME = "LocSpiral"
+    BW_LABEL = "Band width (Fourier pixels)"
 
     def __init__(self, **kwargs):
         ProtAnalysis3D.__init__(self, **kwargs)
-        setattr(self, ATTR_MAX_RES, pwobj.Float())
-        setattr(self, ATTR_FSC_RES, pwobj.Float())
-        setattr(self, ATTR_MASK_THRESHOLD, pwobj.Float())
+        for name in (ATTR_MAX_RES, ATTR_FSC_RES, ATTR_MASK_THRESHOLD, ATTR_MASK_VOLUME,
+                     ATTR_MASK_BOX_FRACTION):
+            setattr(self, name, pwobj.Float())
         setattr(self, ATTR_MASK_VOXELS, pwobj.Integer())
         setattr(self, ATTR_NUM_BANDS, pwobj.Integer())
+
+    @classmethod
+    def _defaults(cls):
+        return D.defaults(cls.METHOD)
 
     # ------------------------------------------------------------------ form
     def _defineParams(self, form):
@@ -93,12 +126,14 @@ class LocSpiralProtBase(ProtAnalysis3D):
         form.addSection(label="Parameters")
         self._defineResolutionParams(form)
         if self.USES_NOISE_THRESHOLD:
-            form.addParam("threshold", params.FloatParam, default=self.THRESHOLD_DEFAULT,
+            form.addParam("threshold", params.FloatParam, default=D.NOISE_QUANTILE,
                           label="Noise threshold (quantile)", help=HELP_THRESHOLD)
-        form.addParam("bw", params.FloatParam, default=self.BW_DEFAULT,
-                      label="Band width (Fourier pixels)", help=HELP_BW)
+        form.addParam("bw", params.FloatParam, default=self._defaults().bw,
+                      allowsNull=self._defaults().bw is None, label=self.BW_LABEL,
+                      help=HELP_BW)
         self._defineMethodParams(form)
-        form.addParam("spiral", params.EnumParam, choices=SPIRAL_CHOICES, default=0,
+        form.addParam("spiral", params.EnumParam, choices=SPIRAL_CHOICES,
+                      default=SPIRAL_CHOICES.index(D.SPIRAL),
                       display=params.EnumParam.DISPLAY_HLIST,
                       expertLevel=params.LEVEL_ADVANCED, label="Spiral transform",
                       help=HELP_SPIRAL)
@@ -118,19 +153,24 @@ class LocSpiralProtBase(ProtAnalysis3D):
         form.addParam("maskThreshold", params.FloatParam, allowsNull=True,
                       condition="not useMaskVolume", label="Mask threshold",
                       help=HELP_MASK_THRESHOLD)
-        form.addParam("maskMinVoxels", params.IntParam, default=25,
+        form.addParam("maskLowpass", params.FloatParam, default=D.MASK_LOWPASS,
                       condition="not useMaskVolume", expertLevel=params.LEVEL_ADVANCED,
-                      label="Remove objects smaller than (voxels)",
-                      help="Connected objects above the threshold with fewer voxels than "
-                           "this are noise specks and leave the mask (25 in the reference).")
+                      label="Mask low-pass (Å)", help=HELP_MASK_LOWPASS)
+        form.addParam("maskDilation", params.FloatParam, allowsNull=True,
+                      condition="not useMaskVolume", expertLevel=params.LEVEL_ADVANCED,
+                      label="Mask dilation (Å)", help=HELP_MASK_DILATION)
 
     def _defineResolutionParams(self, form):
-        form.addParam("minRes", params.FloatParam, default=self.MIN_RES_DEFAULT,
+        d = self._defaults()
+        form.addParam("minRes", params.FloatParam, default=d.min_res,
                       label="Min resolution (Å)",
                       help="Low-resolution end of the sweep (Å). " + HELP_RESOLUTION)
-        form.addParam("maxRes", params.FloatParam, default=self.MAX_RES_DEFAULT,
+        form.addParam("maxRes", params.FloatParam, default=d.max_res,
                       allowsNull=True, label="Max resolution (Å)",
-                      help=HELP_MAX_RES + " " + HELP_RESOLUTION)
+                      help=self._maxResHelp() + " " + HELP_RESOLUTION)
+
+    def _maxResHelp(self):
+        return HELP_MAX_RES
 
     def _defineMethodParams(self, form):
         """Protocol-specific parameters (normal level)."""
@@ -144,41 +184,85 @@ class LocSpiralProtBase(ProtAnalysis3D):
         self._insertFunctionStep(self.createOutputStep, needsGPU=False)
 
     def computeStep(self):
-        self._numBands = None
-        inputs = self._loadInputs()
-        maps, stats, mask = self._compute(inputs)
-        mask = inputs["mask"] if mask is None else mask
-        items = [(self._getExtraPath(name), data) for name, data in maps]
-        items.append((self._getExtraPath(EXTRA_MASK), mask.astype(np.float32)))
-        core.write_maps(items, inputs["voxelSize"], inputs["origin"], inputs["nstart"])
-        results = {
-            ATTR_MAX_RES: inputs["maxRes"],
-            ATTR_FSC_RES: inputs["fscResolution"],
-            ATTR_MASK_THRESHOLD: inputs["maskThreshold"],
-            ATTR_MASK_VOXELS: int(np.count_nonzero(mask)),
-            ATTR_NUM_BANDS: self._numBands,
-        }
-        results.update(stats)
+        spec = self._buildSpec()
+        result = run(spec, progress=self._progress, log=self.info)
+        summary = result.summary
+        self.info(mask_text(summary["mask"]))
+        for line in summary["warnings"]:
+            self.warning(f"WARNING: {line}")
+        self.info(result_text(summary))
+        stored = self._storedCommon(summary)
+        stored.update(self._storedResults(summary))
         with open(self._getExtraPath(EXTRA_RESULTS), "w") as handle:
-            json.dump(results, handle, indent=1)
+            json.dump(stored, handle, indent=1)
 
     def createOutputStep(self):
         results = self.getResults()
         for name in (ATTR_MAX_RES, ATTR_FSC_RES, ATTR_MASK_THRESHOLD, ATTR_MASK_VOXELS,
-                     ATTR_NUM_BANDS):
+                     ATTR_NUM_BANDS, ATTR_MASK_VOLUME, ATTR_MASK_BOX_FRACTION):
             attr = getattr(self, name)
             attr.set(results.get(name))
             self._store(attr)
         self._createOutputs(results)
 
-    def _compute(self, inputs):
-        """Run the method. Returns ``(maps, stats, mask)``: ``maps`` a list of
-        (file name under extra, array), ``stats`` a JSON-able dict kept in results.json,
-        ``mask`` the mask to save as extra/mask.mrc (None: the input mask)."""
-        raise NotImplementedError
+    @staticmethod
+    def _storedCommon(summary):
+        """The numbers every protocol stores (extra/results.json), from the run summary."""
+        res, mask = summary["resolution"], summary["mask"]
+        return {ATTR_MAX_RES: res["max_res_A"], ATTR_FSC_RES: res["fsc_res_A"],
+                ATTR_MASK_THRESHOLD: mask["threshold"], ATTR_MASK_VOXELS: mask["voxels"],
+                ATTR_MASK_VOLUME: mask["volume_A3"],
+                ATTR_MASK_BOX_FRACTION: mask["box_fraction"],
+                ATTR_NUM_BANDS: res["num_bands"], "warnings": summary["warnings"]}
+
+    def _storedResults(self, summary):
+        """Method-specific numbers to keep in extra/results.json."""
+        return {}
+
+    def _outputFiles(self):
+        """{run-layer output name: file name under extra/}."""
+        return {}
 
     def _createOutputs(self, results):
         raise NotImplementedError
+
+    # ------------------------------------------------------------------ spec
+    def _formMaxRes(self):
+        """The max resolution given in the form, or None for automatic (empty or <= 0)."""
+        value = self.maxRes.get()
+        if value is None or value <= 0:
+            return None
+        return float(value)
+
+    def _methodSpec(self):
+        """Method parameters of the spec (RunSpec keyword arguments)."""
+        return {}
+
+    def _maskSpec(self, voxelSize):
+        if self.useMaskVolume.get():
+            maskObj = self.inputMask.get()
+            return dict(mask=run_layer.MapSource(self._absPath(maskObj.getFileName()),
+                                                 self._readMap(maskObj, voxelSize)))
+        dilation = self.maskDilation.get()
+        return dict(mask_threshold=self.maskThreshold.get(),
+                    mask_lowpass=self.maskLowpass.get() or D.MASK_LOWPASS,
+                    mask_dilation=dilation)
+
+    def _buildSpec(self):
+        """The run layer's spec from the form and the Scipion inputs."""
+        volume = self.inputVolume.get()
+        maps = self._volumeSpec(volume, self.INPUT_LABEL.lower())
+        paths = {name: self._getExtraPath(fileName)
+                 for name, fileName in dict(self._outputFiles(), mask=EXTRA_MASK).items()}
+        kwargs = dict(maps, **self._maskSpec(volume.getSamplingRate()))
+        kwargs.update(method=self.METHOD, min_res=self.minRes.get(),
+                      max_res=self._formMaxRes(), bw=self.bw.get(), spiral=self._spiral(),
+                      workers=self._workers(), paths=paths, force=True,
+                      json_path=self._getExtraPath(EXTRA_SUMMARY))
+        if self.USES_NOISE_THRESHOLD:
+            kwargs["noise_quantile"] = self.threshold.get()
+        kwargs.update(self._methodSpec())
+        return run_layer.RunSpec(**kwargs)
 
     # ------------------------------------------------------------------ inputs
     def _absPath(self, fileName):
@@ -220,73 +304,43 @@ class LocSpiralProtBase(ProtAnalysis3D):
         data = np.asarray(img.getData(), dtype=np.float32)
         return core.MapData(data, float(voxelSize))
 
-    def _loadVolume(self, volume, label, withFsc=True):
-        """The map to analyse for a Scipion Volume: the average of its half maps when it
-        has them (and, if ``withFsc``, their FSC 0.143 resolution), else the map itself.
-        Returns (array, MapData of the map file, FSC resolution or None)."""
-        header = self._readMap(volume)
-        fscResolution = None
-        data = header.data
-        if volume.hasHalfMaps():
-            halves = [self._readMap(fn, volume.getSamplingRate())
-                      for fn in volume.getHalfMaps(asList=True)[:2]]
-            if len(halves) != 2:
-                raise core.InputError(f"the {label} lists {len(halves)} half map(s); "
-                                      "two are needed")
-            for half in halves:
-                if half.data.shape != data.shape:
-                    raise core.InputError(f"the {label}'s half map grid {half.data.shape} "
-                                          f"differs from the map grid {data.shape}")
-            data = core.average_half_maps(halves[0].data, halves[1].data)
-            message = f"{label}: using the average of its half maps"
-            if withFsc:
-                fscResolution = core.fsc(halves[0].data, halves[1].data, header.voxel_size,
-                                         workers=self._workers()).resolution
-                message += f"; half-map FSC 0.143 resolution {fscResolution:.2f} Å"
-            self.info(message)
-        else:
-            self.info(f"{label}: no half maps, using the map itself")
-        return data, header, fscResolution
-
-    def _makeMask(self, volume, voxelSize):
-        """The binary mask (and the threshold used, None for a mask volume)."""
-        if self.useMaskVolume.get():
-            maskObj = self.inputMask.get()
-            array = self._readMap(maskObj, voxelSize).data
-            self.info(f"Mask: {maskObj.getFileName()} (values > 0.5)")
-            return core.validate.as_mask(array, volume.shape), None
-        threshold = self.maskThreshold.get()
-        if threshold is None:
-            threshold = core.auto_threshold(volume)
-            self.info(f"Mask: automatic threshold {threshold:.4g} (3 SD above the solvent)")
-        else:
-            self.info(f"Mask: threshold {threshold:.4g}")
-        mask = core.threshold_mask(volume, threshold, self.maskMinVoxels.get())
-        return mask, float(threshold)
-
-    def _formMaxRes(self):
-        """The max resolution given in the form, or None for automatic (empty or <= 0)."""
-        value = self.maxRes.get()
-        if value is None or value <= 0:
+    def _halfMaps(self, volume, label):
+        """The two half maps of a Scipion Volume as (path, MapData) pairs, or None."""
+        if not volume.hasHalfMaps():
             return None
-        return float(value)
+        files = volume.getHalfMaps(asList=True)
+        if len(files) < 2:
+            raise core.InputError(f"the {label} lists {len(files)} half map(s); two are "
+                                  "needed")
+        return [(self._absPath(fn), self._readMap(fn, volume.getSamplingRate()))
+                for fn in files[:2]]
 
-    def _loadInputs(self):
-        volume = self.inputVolume.get()
-        data, header, fscResolution = self._loadVolume(volume, self.INPUT_LABEL.lower())
-        mask, threshold = self._makeMask(data, header.voxel_size)
-        maxRes = self._formMaxRes()
-        if maxRes is None:
-            if fscResolution is None:
-                raise core.InputError("no max resolution given and the input has no half "
-                                      "maps to estimate it from")
-            maxRes = fscResolution
-            self.info(f"Max resolution: {maxRes:.2f} Å from the half-map FSC")
-        self.info(f"Resolution range {self.minRes.get():g} - {maxRes:.3g} Å; "
-                  f"{int(mask.sum())} voxels in the mask")
-        return dict(volume=data, mask=mask, voxelSize=header.voxel_size,
-                    origin=header.origin, nstart=header.nstart, minRes=self.minRes.get(),
-                    maxRes=maxRes, fscResolution=fscResolution, maskThreshold=threshold)
+    def _volumeSpec(self, volume, label):
+        """Spec entries for a Scipion Volume: its half maps (averaged by the run layer, their
+        FSC the default max resolution) on the map's grid, else the map itself."""
+        header = self._readMap(volume)
+        halves = self._halfMaps(volume, label)
+        if halves is None:
+            self.info(f"{label}: no half maps, using the map itself")
+            return dict(map=run_layer.MapSource(self._absPath(volume.getFileName()), header))
+        self.info(f"{label}: using the average of its half maps")
+        return dict(half1=run_layer.MapSource(*halves[0]),
+                    half2=run_layer.MapSource(*halves[1]), grid=header)
+
+    def _averagedVolume(self, volume, label):
+        """A Scipion Volume as the MapData the methods see: the average of its half maps
+        when it has them (on the map's grid), else the map (maturity: immature maps)."""
+        header = self._readMap(volume)
+        halves = self._halfMaps(volume, label)
+        if halves is None:
+            return header
+        for _, half in halves:
+            if half.data.shape != header.data.shape:
+                raise core.InputError(f"the {label}'s half map grid {half.data.shape} "
+                                      f"differs from the map grid {header.data.shape}")
+        data = core.average_half_maps(halves[0][1].data, halves[1][1].data)
+        self.info(f"{label}: using the average of its half maps")
+        return header._replace(data=data)
 
     def _workers(self):
         return max(1, int(self.numberOfThreads.get() or 1))
@@ -296,14 +350,7 @@ class LocSpiralProtBase(ProtAnalysis3D):
 
     def _progress(self, done, total, message):
         """Progress callback for the core: one log line per band."""
-        self._numBands = total
         self.info(f"{message} ({done}/{total})")
-
-    def _coreArgs(self, inputs):
-        """Keyword arguments every core method takes."""
-        return dict(voxel_size=inputs["voxelSize"], min_res=inputs["minRes"],
-                    max_res=inputs["maxRes"], spiral=self._spiral(),
-                    workers=self._workers(), progress=self._progress)
 
     # ------------------------------------------------------------------ outputs
     def getResults(self):
@@ -382,6 +429,7 @@ class LocSpiralProtBase(ProtAnalysis3D):
             return
         if volume.hasHalfMaps():
             self._validateHalfMaps(errors, volume, label, dims)
+        self._validateDensity(errors, volume, label)
         self._validateMoreVolumes(errors, dims, sampling)
         if self.useMaskVolume.get():
             self._validateMask(errors, dims, sampling)
@@ -395,7 +443,8 @@ class LocSpiralProtBase(ProtAnalysis3D):
             if threshold is None or not 0.0 < threshold < 1.0:
                 errors.append(f"The noise threshold is a quantile and must be between 0 and "
                               f"1 (0.9-0.95 typical), not {threshold}.")
-        if self.bw.get() is None or self.bw.get() <= 0:
+        bw = self.bw.get()
+        if (bw is None and self._defaults().bw is not None) or (bw is not None and bw <= 0):
             errors.append(f"The band width must be positive (Fourier pixels), not "
                           f"{self.bw.get()}.")
         if self.numberOfThreads.get() is None or self.numberOfThreads.get() < 1:
@@ -421,6 +470,18 @@ class LocSpiralProtBase(ProtAnalysis3D):
 
     def _validateMoreVolumes(self, errors, dims, sampling):
         """Other input maps (maturity index) against the main one."""
+
+    def _validateDensity(self, errors, volume, label):
+        """Refuse a mask (or any map with 2 distinct values) given as a density map."""
+        try:
+            data = self._readMap(volume).data
+        except core.InputError as exc:
+            errors.append(f"Cannot read the {label}: {exc}")
+            return
+        try:
+            run_layer.check_density_map(data, label)
+        except core.InputError as exc:
+            errors.append(_sentence(exc))
 
     def _validateMethod(self, errors):
         """Protocol-specific checks."""
@@ -454,6 +515,8 @@ class LocSpiralProtBase(ProtAnalysis3D):
             errors.append("The min resolution must be a positive number of Å.")
             return
         if maxRes is None:
+            maxRes = self._defaults().max_res  # LocOccupancy, maturity: fixed 10 Å
+        if maxRes is None:
             if not hasHalfMaps:
                 errors.append("The max resolution is empty and the input map has no half "
                               "maps to estimate it from (FSC 0.143): give the map's global "
@@ -474,7 +537,34 @@ class LocSpiralProtBase(ProtAnalysis3D):
                 from ..core.validate import check_resolutions
                 check_resolutions(sampling, minRes, maxRes, tuple(dims)[::-1])
             except core.InputError as exc:
-                errors.append(str(exc)[0].upper() + str(exc)[1:] + ".")
+                errors.append(_sentence(exc))
+
+    # ------------------------------------------------------------------ warnings
+    def _warnings(self):
+        """Shown by pyworkflow before the run (the user may go on): the input looks masked
+        or already sharpened, or the max resolution is finer than the half-map FSC."""
+        try:
+            return [_sentence(line) for line in self._inputWarnings()]
+        except Exception as exc:  # a warning check must never block or crash the GUI
+            return [f"Could not check the inputs for warnings: {exc}"]
+
+    def _inputWarnings(self):
+        volume = self.inputVolume.get()
+        if volume is None or not volume.getSamplingRate():
+            return []
+        label = self.INPUT_LABEL.lower()
+        header = self._readMap(volume)
+        data, fscRes = header.data, None
+        halves = self._halfMaps(volume, label)
+        if halves is not None and all(h.data.shape == data.shape for _, h in halves):
+            data = core.average_half_maps(halves[0][1].data, halves[1][1].data)
+            fscRes = core.fsc(halves[0][1].data, halves[1][1].data, header.voxel_size,
+                              workers=self._workers()).resolution
+        maxRes = self._formMaxRes()
+        if maxRes is None:
+            maxRes = self._defaults().max_res
+        return run_layer.input_warnings(data, header.voxel_size, maxRes, fscRes,
+                                        self._workers())
 
     # ------------------------------------------------------------------ info
     def _citations(self):
@@ -484,17 +574,23 @@ class LocSpiralProtBase(ProtAnalysis3D):
         maxRes = getattr(self, ATTR_MAX_RES).get()
         fsc = getattr(self, ATTR_FSC_RES).get()
         text = f"{self.minRes.get():g} to {maxRes:.2f} Å"
-        if self._formMaxRes() is None and fsc is not None:
+        if self._formMaxRes() is None and self._defaults().max_res is None and fsc is not None:
             text += " (max from the half-map FSC 0.143)"
         return text
 
     def _maskText(self):
         voxels = getattr(self, ATTR_MASK_VOXELS).get()
+        size = f"{voxels} voxels"
+        volume = getattr(self, ATTR_MASK_VOLUME).get()
+        fraction = getattr(self, ATTR_MASK_BOX_FRACTION).get()
+        if volume is not None and fraction is not None:
+            size += f", {volume:.4g} Å^3, {100 * fraction:.1f}% of the box"
         if self.useMaskVolume.get():
-            return f"mask volume ({voxels} voxels)"
+            return f"mask volume ({size})"
         threshold = getattr(self, ATTR_MASK_THRESHOLD).get()
         how = "automatic " if self.maskThreshold.get() is None else ""
-        return f"{how}threshold {threshold:.4g} ({voxels} voxels)"
+        return (f"{how}threshold {threshold:.4g} on the map low-passed to "
+                f"{self.maskLowpass.get():g} Å ({size})")
 
     def _summary(self):
         if not self.getResults() or getattr(self, ATTR_MAX_RES).get() is None:
@@ -504,6 +600,7 @@ class LocSpiralProtBase(ProtAnalysis3D):
         fsc = getattr(self, ATTR_FSC_RES).get()
         if fsc is not None:
             lines.append(f"Half-map FSC 0.143 resolution: {fsc:.2f} Å")
+        lines += [f"Warning: {line}" for line in self.getResults().get("warnings", [])]
         return lines + self._summaryMethod()
 
     def _summaryMethod(self):
@@ -516,7 +613,9 @@ class LocSpiralProtBase(ProtAnalysis3D):
                  f"{self.minRes.get():g} to {maxRes:.2f} Å"]
         if self.USES_NOISE_THRESHOLD:
             parts.append(f"noise quantile {self.threshold.get():g}")
-        parts.append(f"Gaussian band width {self.bw.get():g} Fourier pixels")
+        bw = self.bw.get()
+        parts.append(f"Gaussian band width {bw:g} Fourier pixels" if bw is not None else
+                     f"the default Gaussian band width ({D.bw_text(self.METHOD)})")
         parts.append("the exact Riesz spiral transform" if self._spiral() == SPIRAL_RIESZ
                      else "the reference implementation's spiral filter")
         return ", ".join(parts)
@@ -525,9 +624,10 @@ class LocSpiralProtBase(ProtAnalysis3D):
         if getattr(self, ATTR_MAX_RES).get() is None:
             return ["Outputs not ready yet."]
         mask = ("a binary mask given as input" if self.useMaskVolume.get() else
-                f"a binary mask obtained by thresholding the {self.INPUT_LABEL.lower()} at "
-                f"{getattr(self, ATTR_MASK_THRESHOLD).get():.4g} and removing objects "
-                f"smaller than {self.maskMinVoxels.get()} voxels")
+                f"a binary mask obtained by low-passing the {self.INPUT_LABEL.lower()} to "
+                f"{self.maskLowpass.get():g} Å, thresholding it at "
+                f"{getattr(self, ATTR_MASK_THRESHOLD).get():.4g}, keeping its connected "
+                "molecule and dilating it")
         text = (f"{self._methodsSentence()} (Kaur et al. 2021), as implemented in "
                 f"scipion-em-locspiral {__version__}, using {self._methodsSettings()}, "
                 f"and {mask}.")

@@ -2,8 +2,8 @@
 import pyworkflow.protocol.params as params
 from pwem.objects import Volume
 
-from .. import core
 from ..constants import FILE_QUALITY, FILE_SHARPENED, OUT_QUALITY, OUT_SHARPENED
+from ..core import defaults as D
 from .protocol_base import LocSpiralProtBase
 
 
@@ -18,12 +18,11 @@ class LocSpiralProtBSharpen(LocSpiralProtBase):
     """
     _label = "LocBSharpen"
     _possibleOutputs = {OUT_SHARPENED: Volume, OUT_QUALITY: Volume}
-    MIN_RES_DEFAULT = 25.0
-    BW_DEFAULT = 4.5
+    METHOD = "locbsharpen"
     METHOD_NAME = "LocBSharpen"
 
     def _defineExpertParams(self, form):
-        form.addParam("sharpenRes", params.FloatParam, default=15.0,
+        form.addParam("sharpenRes", params.FloatParam, default=D.SHARPEN_RES,
                       expertLevel=params.LEVEL_ADVANCED, label="Sharpening resolution (Å)",
                       help="From the band nearest to this resolution on, the local amplitude "
                            "measured there is imposed on all finer bands (15 Å published).")
@@ -32,11 +31,11 @@ class LocSpiralProtBSharpen(LocSpiralProtBase):
         if self.sharpenRes.get() is None or self.sharpenRes.get() <= 0:
             errors.append("The sharpening resolution must be a positive number of Å.")
 
-    def _compute(self, inputs):
-        result = core.locbsharpen(inputs["volume"], inputs["mask"],
-                                  threshold=self.threshold.get(), bw=self.bw.get(),
-                                  sharpen_res=self.sharpenRes.get(), **self._coreArgs(inputs))
-        return [(FILE_SHARPENED, result.map), (FILE_QUALITY, result.quality)], {}, None
+    def _methodSpec(self):
+        return dict(sharpen_res=self.sharpenRes.get())
+
+    def _outputFiles(self):
+        return {"locbsharpen": FILE_SHARPENED, "locbsharpen_quality": FILE_QUALITY}
 
     def _createOutputs(self, results):
         self._defineVolumeOutputs([(OUT_SHARPENED, FILE_SHARPENED),

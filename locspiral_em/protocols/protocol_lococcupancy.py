@@ -1,11 +1,9 @@
 """LocOccupancy: local occupancy map of a cryo-EM map."""
-import numpy as np
-
 import pyworkflow.protocol.params as params
 from pwem.objects import Volume
 
-from .. import core
 from ..constants import FILE_OCCUPANCY, OUT_OCCUPANCY
+from ..core import defaults as D
 from .protocol_base import LocSpiralProtBase
 
 
@@ -20,14 +18,12 @@ class LocSpiralProtOccupancy(LocSpiralProtBase):
     """
     _label = "LocOccupancy"
     _possibleOutputs = {OUT_OCCUPANCY: Volume}
-    MIN_RES_DEFAULT = 25.0
-    MAX_RES_DEFAULT = 10.0
-    BW_DEFAULT = 5.0
+    METHOD = "lococcupancy"
     USES_NOISE_THRESHOLD = False
     METHOD_NAME = "LocOccupancy"
 
     def _defineMethodParams(self, form):
-        form.addParam("occupancyQuantile", params.FloatParam, default=0.25,
+        form.addParam("occupancyQuantile", params.FloatParam, default=D.OCCUPANCY_QUANTILE,
                       label="Occupancy quantile",
                       help="Per band, a voxel is occupied when its local amplitude is at least "
                            "this quantile of the amplitudes inside the mask (0.25 published).")
@@ -42,14 +38,22 @@ class LocSpiralProtOccupancy(LocSpiralProtBase):
         return (LocSpiralProtBase._methodsSettings(self) +
                 f", occupancy quantile {self.occupancyQuantile.get():g}")
 
+    def _maxResHelp(self):
+        return ("High-resolution end of the sweep (Å). Default 10 Å whatever the half-map "
+                "FSC: 25-10 Å is the published range of secondary-structure occupancy, where "
+                "a partly occupied domain stands out; a sweep to the FSC resolution is "
+                "dominated by side-chain detail and noise. Use 5 to 3-1.5 Å for residue "
+                "occupancy at high resolution.")
+
+    def _methodSpec(self):
+        return dict(quantile=self.occupancyQuantile.get())
+
     # LocOccupancy proper (the maturity index subclass overrides what follows)
-    def _compute(self, inputs):
-        occupancy = core.lococcupancy(inputs["volume"], inputs["mask"],
-                                      quantile=self.occupancyQuantile.get(), bw=self.bw.get(),
-                                      **self._coreArgs(inputs))
-        inside = occupancy[inputs["mask"]]
-        stats = {"meanOccupancy": float(np.mean(inside))}
-        return [(FILE_OCCUPANCY, occupancy)], stats, None
+    def _outputFiles(self):
+        return {"occupancy": FILE_OCCUPANCY}
+
+    def _storedResults(self, summary):
+        return {"meanOccupancy": summary["results"]["occupancy_mean"]}
 
     def _createOutputs(self, results):
         self._defineVolumeOutputs([(OUT_OCCUPANCY, FILE_OCCUPANCY)])

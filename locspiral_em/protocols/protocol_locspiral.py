@@ -2,8 +2,8 @@
 import pyworkflow.protocol.params as params
 from pwem.objects import Volume
 
-from .. import core
 from ..constants import FILE_ENHANCED, FILE_QUALITY, OUT_ENHANCED, OUT_QUALITY
+from ..core import defaults as D
 from .protocol_base import LocSpiralProtBase
 
 
@@ -18,21 +18,20 @@ class LocSpiralProtEnhance(LocSpiralProtBase):
     """
     _label = "LocSpiral"
     _possibleOutputs = {OUT_ENHANCED: Volume, OUT_QUALITY: Volume}
-    MIN_RES_DEFAULT = 25.0
-    BW_DEFAULT = 4.5
+    METHOD = "locspiral"
     METHOD_NAME = "LocSpiral"
 
     def _defineExpertParams(self, form):
-        form.addParam("snrWeight", params.BooleanParam, default=True,
+        form.addParam("snrWeight", params.BooleanParam, default=D.SNR_WEIGHT,
                       expertLevel=params.LEVEL_ADVANCED, label="SNR weighting",
                       help="Weigh each band by C = m/(m + q) (the published method). "
                            "No: C = 1, significant bands count equally.")
 
-    def _compute(self, inputs):
-        result = core.locspiral(inputs["volume"], inputs["mask"],
-                                threshold=self.threshold.get(), bw=self.bw.get(),
-                                snr_weight=self.snrWeight.get(), **self._coreArgs(inputs))
-        return [(FILE_ENHANCED, result.map), (FILE_QUALITY, result.quality)], {}, None
+    def _methodSpec(self):
+        return dict(snr_weight=self.snrWeight.get())
+
+    def _outputFiles(self):
+        return {"locspiral": FILE_ENHANCED, "locspiral_quality": FILE_QUALITY}
 
     def _createOutputs(self, results):
         self._defineVolumeOutputs([(OUT_ENHANCED, FILE_ENHANCED),

@@ -5,10 +5,11 @@ import pyworkflow.object as pwobj
 import pyworkflow.protocol.params as params
 from pwem.objects import SetOfVolumes
 
-from .. import core
+from .. import run as run_layer
 from ..constants import (ATTR_MATURITY_INDEX, ATTR_SOURCE_NAME,
                          ATTR_SOURCE_POSITION, FILE_MATURITY_MISSING, FILE_MATURITY_OCCUPANCY,
                          OUT_MATURITY_MISSING, OUT_MATURITY_OCCUPANCY)
+from ..core import defaults as D
 from .protocol_lococcupancy import LocSpiralProtOccupancy
 
 RESULTS_KEY = "maturity"  # results.json: list of per-map entries
@@ -34,6 +35,7 @@ class LocSpiralProtMaturity(LocSpiralProtOccupancy):
     _label = "maturity index"
     _possibleOutputs = {OUT_MATURITY_OCCUPANCY: SetOfVolumes,
                         OUT_MATURITY_MISSING: SetOfVolumes}
+    METHOD = "maturity"
     INPUT_LABEL = "Mature map"
     INPUT_HELP = ("The mature (complete) map: its mask defines the molecule, and its density "
                   "the missing-density maps. Its half maps are averaged when present.")
@@ -48,7 +50,7 @@ class LocSpiralProtMaturity(LocSpiralProtOccupancy):
 
     def _defineMethodParams(self, form):
         LocSpiralProtOccupancy._defineMethodParams(self, form)
-        form.addParam("occupiedLevel", params.FloatParam, default=0.75,
+        form.addParam("occupiedLevel", params.FloatParam, default=D.OCCUPIED_LEVEL,
                       label="Highly occupied level",
                       help="Occupancy from which a voxel counts as present in an immature map "
                            "(0.75 in the paper).")
@@ -56,11 +58,16 @@ class LocSpiralProtMaturity(LocSpiralProtOccupancy):
     def _immatureVolumes(self):
         return [pointer.get() for pointer in self.inputImmatureVolumes]
 
+    def _immatureNames(self):
+        """Readable, unique names of the immature maps (their outputs are named by them)."""
+        return run_layer.unique_names([volumeName(v) for v in self._immatureVolumes()])
+
     def _validateMoreVolumes(self, errors, dims, sampling):
         for position, volume in enumerate(self._immatureVolumes(), 1):
             if volume is not None:
-                self._checkSameGrid(errors, volume, f"immature map {position}", dims,
-                                    sampling, "mature map")
+                label = f"immature map {position}"
+                if self._checkSameGrid(errors, volume, label, dims, sampling, "mature map"):
+                    self._validateDensity(errors, volume, label)
 
     def _validateMethod(self, errors):
         LocSpiralProtOccupancy._validateMethod(self, errors)
@@ -69,30 +76,34 @@ class LocSpiralProtMaturity(LocSpiralProtOccupancy):
             errors.append(f"The highly occupied level is an occupancy between 0 and 1 "
                           f"(0.75 typical), not {level}.")
 
-    def _compute(self, inputs):
-        volumes = self._immatureVolumes()
-        maps = []
-        for position, volume in enumerate(volumes, 1):
-            data, _, _ = self._loadVolume(volume, f"immature map {position} "
-                                                  f"({volumeName(volume)})", withFsc=False)
-            maps.append(data)
-        results = core.maturity_index(inputs["mask"], maps,
-                                      occupied=self.occupiedLevel.get(),
-                                      quantile=self.occupancyQuantile.get(), bw=self.bw.get(),
-                                      mature_map=inputs["volume"], **self._coreArgs(inputs))
-        if self._numBands:
-            self._numBands //= len(maps)  # the core counts bands over all maps
-        files, entries = [], []
-        for position, (volume, result) in enumerate(zip(volumes, results), 1):
-            occupancyFile = FILE_MATURITY_OCCUPANCY % position
-            missingFile = FILE_MATURITY_MISSING % position
-            files += [(occupancyFile, result.occupancy), (missingFile, result.missing)]
-            entries.append({"position": position, "name": volumeName(volume),
-                            "index": result.index, "occupancyFile": occupancyFile,
-                            "missingFile": missingFile})
-            self.info(f"Maturity index of immature map {position} ({volumeName(volume)}): "
-                      f"{result.index:.4f}")
-        return files, {RESULTS_KEY: entries}, None
+    def _methodSpec(self):
+        # Immature maps as the methods see them (half maps averaged: Scipion-specific
+        # reading); the run layer compares them with the mature map.
+        maps = [self._averagedVolume(volume, f"immature map {position} "
+                                             f"({volumeName(volume)})")
+                for position, volume in enumerate(self._immatureVolumes(), 1)]
+        return dict(LocSpiralProtOccupancy._methodSpec(self), immature=maps,
+                    immature_names=self._immatureNames(),
+                    occupied=self.occupiedLevel.get())
+
+    def _outputFiles(self):
+        files = {}
+        for position, name in enumerate(self._immatureNames(), 1):
+            files[f"{name}_occupancy"] = FILE_MATURITY_OCCUPANCY % position
+            files[f"{name}_missing"] = FILE_MATURITY_MISSING % position
+        return files
+
+    def _storedResults(self, summary):
+        entries = []
+        for entry in summary["results"]["maturity"]:
+            position = entry["position"]
+            self.info(f"Maturity index of immature map {position} ({entry['name']}): "
+                      f"{entry['index']:.4f}")
+            entries.append({"position": position, "name": entry["name"],
+                            "index": entry["index"],
+                            "occupancyFile": FILE_MATURITY_OCCUPANCY % position,
+                            "missingFile": FILE_MATURITY_MISSING % position})
+        return {RESULTS_KEY: entries}
 
     def _createOutputs(self, results):
         mature = self.inputVolume.get()

@@ -3,18 +3,30 @@ import protocols, and reading results back.
 
 The phantoms are pseudo-atom domains blurred by known B-factors (``core.make_phantom``),
 in a small box so that a full protocol run takes a few seconds.
+
+Plain unittest (pyworkflow's ``BaseTest``), no pytest: the test modules built on it must
+also run in a stock Scipion (``scipion3 tests ...``), which has no pytest.
 """
 import os
+import sys
 import warnings
 
 import mrcfile
 import numpy as np
 
-from pyworkflow.tests import BaseTest, setupTestProject
-import pwem.protocols as emprot
+from locspiral_em.tests.scipion_env import setup_test_environment
 
-from locspiral_em import core
-from locspiral_em.core import Domain
+# Outside pytest (conftest.py) and outside Scipion (`scipion3 tests` sets the real
+# environment), e.g. `python -m unittest locspiral_em.tests.test_protocols`: set up the
+# throw-away environment before pyworkflow is imported below, which reads it once.
+if "pyworkflow" not in sys.modules and not os.environ.get("SCIPION_DOMAIN"):
+    setup_test_environment()
+
+from pyworkflow.tests import BaseTest, setupTestProject  # noqa: E402
+import pwem.protocols as emprot  # noqa: E402
+
+from locspiral_em import core  # noqa: E402
+from locspiral_em.core import Domain  # noqa: E402
 
 SIZE = 56          # box (voxels)
 VOXEL = 1.2        # Å: not 1, so a voxel-size mix-up shows

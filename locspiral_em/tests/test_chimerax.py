@@ -1,102 +1,33 @@
 """ChimeraX scripts (locspiral_em/chimerax.py), checked as text: ChimeraX is never launched.
 
-Each script must open files that exist (paths relative to the script's folder), put every
-map on the given grid (voxel size, then origin), colour with the range it was given, and
-use only commands and argument forms ChimeraX accepts.
+Each script must open files that exist (paths relative to the script's folder) into its own
+group model without closing anything else, put every map on the given grid (voxel size,
+then origin), colour with the range it was given (values in the palette, no ``range``),
+paint voxels outside the mask grey, show the molecule at its surface level, and use only
+commands and argument forms ChimeraX accepts.
 """
 import os
 import re
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from locspiral_em import core
 from locspiral_em import chimerax as cx
+from locspiral_em.tests.scene_checks import (  # noqa: F401  (re-exported for other tests)
+    KNOWN_COMMANDS, check_syntax, colour_commands, commands, grid_of, key_pairs,
+    opened_files, palette_colour, palette_stops_of, scene_group, spec)
 
 VOXEL = 1.3
 ORIGIN = (12.5, -3.9, 0.0)
-# First words of the commands the scripts may use (all ChimeraX 1.x commands).
-KNOWN_COMMANDS = {"close", "open", "rename", "volume", "color", "key", "2dlabels", "alias",
-                  "set", "lighting", "view", "echo"}
-
-
-# -- helpers ------------------------------------------------------------------------------
-def commands(script):
-    """Non-comment, non-blank lines of a script."""
-    with open(script, encoding="utf-8") as handle:
-        lines = [line.rstrip("\n") for line in handle]
-    return [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
-
-
-def opened_files(script):
-    """{model number: absolute path} in opening order, resolved as ChimeraX does (from the
-    script's folder)."""
-    folder = os.path.dirname(script)
-    files = {}
-    for line in commands(script):
-        if line.startswith("open "):
-            argument = line[len("open "):]
-            if argument.startswith('"'):
-                path = argument[1:argument.index('"', 1)]
-            else:
-                path = argument.split()[0]
-            files[len(files) + 1] = os.path.normpath(os.path.join(folder, path))
-    return files
-
-
-def grid_of(script, model):
-    """(voxel size, origin) set for ``#model``, checking voxelSize comes before origin."""
-    lines = commands(script)
-    size_lines = [i for i, l in enumerate(lines) if l.startswith(f"volume #{model} voxelSize ")]
-    origin_lines = [i for i, l in enumerate(lines) if l.startswith(f"volume #{model} origin ")]
-    assert len(size_lines) == 1 and len(origin_lines) == 1, (model, lines)
-    # 'voxelSize' rescales the current origin, so it must not follow the origin.
-    assert size_lines[0] < origin_lines[0]
-    size = float(lines[size_lines[0]].split()[-1])
-    origin = tuple(float(v) for v in lines[origin_lines[0]].split()[-1].split(","))
-    return size, origin
-
-
-def colour_commands(script):
-    """(surface model, value model, palette argument, (vmin, vmax)) of each
-    'color sample' (aliases included)."""
-    found = []
-    with open(script, encoding="utf-8") as handle:
-        text = handle.read()
-    number = r"-?[\d.]+(?:e[-+]?\d+)?"
-    pattern = (rf"color sample #(\d+) map #(\d+) palette (\S+) range "
-               rf"({number}|full)(?:,({number}))?")
-    for match in re.finditer(pattern, text):
-        surface, values, palette, lo, hi = match.groups()
-        value_range = None if lo == "full" else (float(lo), float(hi))
-        found.append((int(surface), int(values), palette, value_range))
-    return found
-
-
-def key_pairs(line):
-    """[(colour, label)] of a 'key' command."""
-    pairs = []
-    for token in line.split()[1:]:
-        if token in ("pos", "size", "fontSize"):
-            break
-        colour, label = token.split(":", 1)
-        pairs.append((colour, label))
-    return pairs
-
-
-def check_syntax(script):
-    for line in commands(script):
-        for part in line.split(";") if line.startswith("alias ") else [line]:
-            word = part.split()[0]
-            if line.startswith("alias ") and part is not line.split(";")[0]:
-                assert not part.strip().startswith("#")
-            assert word in KNOWN_COMMANDS, line
-        assert "\n" not in line
+GREY = tuple(int(cx.NO_VALUE_COLOR[i:i + 2], 16) / 255 for i in (1, 3, 5))
 
 
 @pytest.fixture(scope="module")
 def maps(tmp_path_factory):
-    """A small phantom and maps derived from it, written to disk, with a B-like map."""
+    """A small phantom and maps derived from it, written to disk, with a B-like map that is
+    0 outside the mask (as LocBFactor writes it)."""
     folder = tmp_path_factory.mktemp("maps")
     ph = core.make_phantom((32, 32, 32), VOXEL, noise=0.3, seed=1)
     rng = np.random.default_rng(0)
@@ -116,6 +47,25 @@ def maps(tmp_path_factory):
     return dict(folder=str(folder), paths=paths, arrays=arrays, mask=ph.mask)
 
 
+@pytest.fixture(scope="module")
+def loose():
+    """The demo phantom (three domains, one blurred, one half occupied) with its true
+    molecule (the domain balls), a tight mask and a loose one (the mask grown by 8 voxels:
+    most of it solvent)."""
+    ph = core.demo_phantom(48)
+    molecule = np.zeros(ph.mask.shape, bool)
+    for domain in ph.domains:
+        molecule |= domain
+    return dict(map=ph.map, clean=ph.clean, molecule=molecule, tight=ph.mask,
+                loose=ndimage.binary_dilation(ph.mask, iterations=8))
+
+
+def inside_fraction(volume, level, molecule):
+    """Fraction of the voxels above ``level`` that belong to the molecule."""
+    above = volume > level
+    return float(molecule[above].mean())
+
+
 # -- numbers ------------------------------------------------------------------------------
 def test_robust_range_uses_percentiles_inside_the_mask():
     values = np.arange(1000, dtype=float).reshape(10, 10, 10)
@@ -132,11 +82,91 @@ def test_robust_range_uses_percentiles_inside_the_mask():
         cx.robust_range(values, np.zeros(values.shape, bool))
 
 
-def test_suggest_level_encloses_the_mask_volume(maps):
-    volume, mask = maps["arrays"]["map"], maps["mask"]
-    level = cx.suggest_level(volume, mask)
-    assert np.mean(volume > level) == pytest.approx(mask.mean(), abs=0.002)
+def test_suggest_level_shows_the_molecule_with_a_loose_mask(loose):
+    volume, molecule = loose["map"], loose["molecule"]
+    assert loose["loose"].sum() > 2.5 * molecule.sum()  # mostly solvent: a real test case
+    # The old rule (enclose as many voxels as the mask) sits in the noise with this mask:
+    # most voxels above it are solvent. This is what the new level must avoid.
+    old = float(np.quantile(volume, 1.0 - loose["loose"].mean()))
+    assert inside_fraction(volume, old, molecule) < 0.5
+    levels = {}
+    for name in ("tight", "loose"):
+        levels[name] = cx.suggest_level(volume, loose[name])
+        # Voxels above the level are mostly the true molecule ...
+        assert inside_fraction(volume, levels[name], molecule) > 0.8, name
+    # The level comes from the density, not from the mask's size.
+    assert levels["loose"] == pytest.approx(levels["tight"], rel=0.05)
+    # At least 3 robust noise SDs above the solvent.
+    solvent = volume[~ndimage.binary_dilation(loose["loose"], iterations=2)]
+    sd = 1.4826 * np.median(np.abs(solvent - np.median(solvent)))
+    assert levels["loose"] >= np.median(solvent) + 3 * sd - 1e-6
+    # Without a mask: 3 SD above the box-corner solvent, as before.
     assert cx.suggest_level(volume) == pytest.approx(core.auto_threshold(volume))
+    with pytest.raises(ValueError):
+        cx.suggest_level(volume, loose["tight"][:-1])
+
+
+def test_suggest_level_every_domain_shows(loose):
+    """A level that keeps only the strongest domain would be wrong too."""
+    ph = core.demo_phantom(48)
+    level = cx.suggest_level(loose["map"], loose["loose"])
+    for domain in ph.domains:  # sharp, blurred, half occupied
+        assert np.mean(loose["map"][domain] > level) > 0.1
+
+
+def test_suggest_level_of_a_noise_free_masked_map(loose):
+    """Maps that are 0 outside the mask (missing density, enhanced maps) have no solvent
+    noise: the level comes from the density alone and is not 0."""
+    clean = np.where(loose["tight"], loose["clean"], 0).astype(np.float32)
+    level = cx.suggest_level(clean, loose["loose"])
+    assert level > 0.05 * clean.max()
+    assert inside_fraction(clean, level, loose["molecule"]) > 0.8
+
+
+def test_dust_size():
+    assert cx.dust_size(0.5) == 5.0      # at least ChimeraX's default, 5 Å
+    assert cx.dust_size(1.3) == pytest.approx(7.8)
+
+
+def test_display_copy_marks_outside_the_mask():
+    rng = np.random.default_rng(2)
+    mask = np.zeros((12, 12, 12), bool)
+    mask[3:9, 3:9, 3:9] = True
+    values = np.where(mask, rng.normal(-80.0, 20.0, mask.shape), 0).astype(np.float32)
+    values[5, 5, 5] = np.nan  # no value inside the mask either
+    vmin, vmax = -110.0, -50.0
+    copy, no_value = cx.display_copy(values, mask, vmin, vmax)
+    assert copy.dtype == np.float32 and np.isfinite(copy).all()   # no NaN for ChimeraX
+    valid = mask & np.isfinite(values)
+    np.testing.assert_array_equal(copy[valid], values[valid])
+    assert np.all(copy[~valid] == no_value.sentinel)
+    data_min = float(values[valid].min())
+    width = max(vmax - vmin, float(values[valid].max()) - data_min)
+    assert no_value.sentinel <= min(vmin, data_min) - 99 * width  # far from any data
+    assert no_value.grey_top < min(vmin, data_min)
+
+    # The palette as a scene writes it: grey for the sentinel and for any surface vertex
+    # interpolated (trilinearly) with >= 2 % weight on a sentinel voxel; data colours at
+    # the data, the lowest colour below vmin (clamped as without a mask).
+    (command,) = [c for c in cx.color_by_map_commands("1", "2", cx.B_PALETTE, vmin, vmax,
+                                                      no_value=no_value)
+                  if c.startswith("color sample")]
+    palette = command.split(" palette ")[1].split()[0]
+    colours = cx.palette_colors(cx.B_PALETTE)
+    assert palette_colour(palette, no_value.sentinel) == pytest.approx(GREY)
+    for w in (0.02, 0.5, 1.0):
+        for b in (vmin, vmax, data_min, float(values[valid].max())):
+            mixed = w * no_value.sentinel + (1 - w) * b
+            assert palette_colour(palette, mixed) == pytest.approx(GREY, abs=1e-6), (w, b)
+    red = tuple(int(colours[0][i:i + 2], 16) / 255 for i in (1, 3, 5))
+    blue = tuple(int(colours[-1][i:i + 2], 16) / 255 for i in (1, 3, 5))
+    assert palette_colour(palette, vmin) == pytest.approx(red)
+    assert palette_colour(palette, data_min) == pytest.approx(red)
+    assert palette_colour(palette, vmax) == pytest.approx(blue)
+    # B = 0 (what the B map holds outside the mask) would read as the sharpest colour.
+    assert palette_colour(palette, 0.0) == pytest.approx(blue)
+    with pytest.raises(ValueError):
+        cx.display_copy(values, np.zeros(mask.shape, bool))
 
 
 def test_map_origin_follows_chimerax_header_rules():
@@ -157,6 +187,18 @@ def test_palettes():
     assert [c for _, c in stops] == ["#ff0000", "#ffffff", "#0000ff"]
 
 
+def test_explicit_palette_values_come_without_range():
+    """ChimeraX's color sample reads palette values as fractions 0..1 when a range is also
+    given (Colormap.rescale_range): the two must never be combined."""
+    commands_ = cx.color_by_map_commands("1", "2", "rainbow", -120.0, -40.0)
+    sample = commands_[0]
+    assert sample == ("color sample #1 map #2 palette -120,#0000ff:-100,#00ffff:-80,#00ff00:"
+                      "-60,#ffff00:-40,#ff0000")
+    assert " range " not in sample
+    passed = cx.color_by_map_commands("1", "2", "RdYlBu-9", -120.0, -40.0)[0]
+    assert passed.endswith("palette RdYlBu-9 range -120,-40 key true")
+
+
 def test_paths_relative_when_close_absolute_when_far(tmp_path):
     script_dir = tmp_path / "run" / "extra"
     assert cx.script_path_for(str(script_dir / "b.mrc"), str(script_dir)) == "b.mrc"
@@ -175,39 +217,52 @@ def test_bfactor_script(maps):
     a_range = cx.robust_range(maps["arrays"]["amplitude"], mask)
     script = cx.bfactor_script(os.path.join(maps["folder"], "results", "b.cxc"), p["map"],
                                p["bfactor"], p["amplitude"], VOXEL, ORIGIN, 0.05,
-                               cx.B_PALETTE, vmin, vmax, amplitude_range=a_range)
+                               cx.B_PALETTE, vmin, vmax, amplitude_range=a_range, mask=mask)
     assert os.path.isabs(script) and os.path.exists(script)
     check_syntax(script)
     lines = commands(script)
-    assert lines[0] == "close session"
+    # Only the scene's own group is closed; its maps are #103.1 ...
+    assert lines[0] == "close #103" and scene_group(script) == cx.SCENE_MODEL_IDS["locbfactor"]
     files = opened_files(script)
-    assert files == {1: p["map"], 2: p["bfactor"], 3: p["amplitude"]}
+    # The B and A maps are shown from display copies written next to the script.
+    b_copy, a_copy = cx.display_path(script, p["bfactor"]), cx.display_path(script,
+                                                                            p["amplitude"])
+    assert files == {1: p["map"], 2: b_copy, 3: a_copy}
     assert all(os.path.exists(f) for f in files.values())
+    copy = core.read_map(b_copy)
+    assert copy.voxel_size == pytest.approx(VOXEL)
+    np.testing.assert_array_equal(copy.data[mask], maps["arrays"]["bfactor"][mask])
+    sentinel = float(np.unique(copy.data[~mask])[0])
+    assert np.all(copy.data[~mask] == sentinel) and sentinel < vmin - 99 * (vmax - vmin) * 0.9
     # Relative paths: the folder can move.
-    assert "open ../map.mrc" in lines and "open bfactor.mrc" in lines
+    assert "open ../map.mrc name locspiral_em_103_1" in lines
+    assert "open bfactor_display.mrc name locspiral_em_103_2" in lines
     for model in files:
         size, origin = grid_of(script, model)
         assert size == pytest.approx(VOXEL)
         assert origin == pytest.approx(ORIGIN)
-    assert "volume #1 style surface step 1 level 0.05 color #b4b4b4" in lines
-    assert "volume #2 hide" in lines and "volume #3 hide" in lines
-    # B colouring: surface #1 by map #2 over the data's robust range, direct and as alias.
+    assert "volume #103.1 style surface step 1 level 0.05 color #b4b4b4" in lines
+    assert f"surface dust #103.1 size {cx.dust_size(VOXEL):g}" in lines
+    assert "volume #103.2 hide" in lines and "volume #103.3 hide" in lines
+    # B colouring: surface .1 by map .2 over the data's robust range, direct and as alias.
     colours = colour_commands(script)
     b_colours = [c for c in colours if c[1] == 2]
     assert len(b_colours) == 2
     for surface, _, palette, value_range in b_colours:
         assert surface == 1
         assert value_range == pytest.approx((vmin, vmax), rel=1e-5)
-        stops = [s.split(",") for s in palette.split(":")]
-        assert [c for _, c in stops] == cx.palette_colors(cx.B_PALETTE)
-        assert float(stops[0][0]) == pytest.approx(vmin, rel=1e-5)
-        assert float(stops[-1][0]) == pytest.approx(vmax, rel=1e-5)
-    # Amplitude scene in its alias.
+        stops = palette_stops_of(palette)
+        data = [s for s in stops if s[1] != cx.NO_VALUE_COLOR]
+        assert [c for _, c in data][-5:] == cx.palette_colors(cx.B_PALETTE)
+        # Outside the mask (the sentinel) grey, not the sharpest colour B = 0 would get.
+        assert palette_colour(palette, sentinel) == pytest.approx(GREY)
+        assert palette_colour(palette, 0.0) != pytest.approx(GREY)
+    # Amplitude scene in its alias, also from a display copy.
     a_colours = [c for c in colours if c[1] == 3]
     assert len(a_colours) == 1 and a_colours[0][3] == pytest.approx(a_range, rel=1e-5)
     assert any(l.startswith("alias showamplitude ") for l in lines)
     assert any(l.startswith("alias showbfactor ") for l in lines)
-    # Key: the palette's colours, labelled from vmin to vmax, titled in Å^2.
+    # Key: the palette's colours (no grey), labelled from vmin to vmax, titled in Å^2.
     key = [l for l in lines if l.startswith("key ")][0]
     pairs = key_pairs(key)
     assert [c for c, _ in pairs] == cx.palette_colors(cx.B_PALETTE)
@@ -215,7 +270,32 @@ def test_bfactor_script(maps):
     assert labels[0] == pytest.approx(vmin, abs=0.5) and labels[-1] == pytest.approx(vmax,
                                                                                       abs=0.5)
     assert "pos " in key
-    assert any("2dlabels create keytitle" in l and "Å²" in l for l in lines)
+    assert any("2dlabels create locspiral103title" in l and "Å²" in l for l in lines)
+    assert any("2dlabels create locspiral103note" in l and "outside the mask" in l
+               for l in lines)
+    assert lines[-2:] == ["view #103", "echo Type showbfactor or showamplitude to switch the "
+                                       "colouring."]
+
+
+def test_bfactor_script_level_and_range_from_the_mask(maps, tmp_path):
+    """Given only the mask, the scene takes the level from the map and the colour range
+    from the B values inside the mask (what the viewers and the run layer pass)."""
+    p, mask = maps["paths"], maps["mask"]
+    script = cx.bfactor_script(str(tmp_path / "b.cxc"), p["map"], p["bfactor"],
+                               voxel_size=VOXEL, mask=mask)
+    check_syntax(script)
+    level_line = [l for l in commands(script) if l.startswith("volume #103.1 style")][0]
+    level = float(level_line.split(" level ")[1].split()[0])
+    assert level == pytest.approx(cx.suggest_level(maps["arrays"]["map"], mask), rel=1e-4)
+    ((_, _, _, value_range),) = set(colour_commands(script))
+    assert value_range == pytest.approx(cx.robust_range(maps["arrays"]["bfactor"], mask),
+                                        rel=1e-4)
+    # A mask file works as well as an array.
+    mask_file = str(tmp_path / "mask.mrc")
+    core.write_map(mask_file, mask.astype(np.float32), VOXEL)
+    again = cx.bfactor_script(str(tmp_path / "c.cxc"), p["map"], p["bfactor"],
+                              voxel_size=VOXEL, mask=mask_file)
+    assert colour_commands(again)[0][3] == pytest.approx(value_range)
 
 
 def test_bfactor_script_defaults_and_passthrough_palette(maps, tmp_path):
@@ -226,20 +306,28 @@ def test_bfactor_script_defaults_and_passthrough_palette(maps, tmp_path):
     found = colour_commands(script)
     assert found == [(1, 2, "RdYlBu-9", (-150.0, 0.0))] * 2  # alias and direct
     assert any(l.endswith("key true") for l in commands(script))
+    assert opened_files(script)[2] == p["bfactor"]  # no mask: the map itself
     assert grid_of(script, 1) == (1.0, (0.0, 0.0, 0.0))
     with pytest.raises(ValueError):
         cx.bfactor_script(str(tmp_path / "c.cxc"), p["map"], p["bfactor"], vmin=0, vmax=-10)
 
 
 def test_occupancy_script(maps):
-    p = maps["paths"]
+    p, mask = maps["paths"], maps["mask"]
     script = cx.occupancy_script(os.path.join(maps["folder"], "occ.cxc"), p["map"],
-                                 p["occupancy"], VOXEL, ORIGIN, level=0.1)
+                                 p["occupancy"], VOXEL, ORIGIN, level=0.1, mask=mask)
     check_syntax(script)
-    assert opened_files(script) == {1: p["map"], 2: p["occupancy"]}
-    assert "open map.mrc" in commands(script)
+    assert scene_group(script) == cx.SCENE_MODEL_IDS["lococcupancy"]
+    copy = cx.display_path(script, p["occupancy"])
+    assert opened_files(script) == {1: p["map"], 2: copy}
+    assert "open map.mrc name locspiral_em_104_1" in commands(script)
     ((surface, values, palette, value_range),) = colour_commands(script)
     assert (surface, values, value_range) == (1, 2, (0.0, 1.0))
+    # Occupancy 0 outside the mask is no measurement: grey, not "empty" red.
+    outside = float(core.read_map(copy).data[~mask].max())
+    assert outside < -10
+    assert palette_colour(palette, outside) == pytest.approx(GREY)
+    assert palette_colour(palette, 0.0) == pytest.approx((1.0, 0.0, 0.0))
     key = [l for l in commands(script) if l.startswith("key ")][0]
     assert [float(l) for _, l in key_pairs(key)] == [0.0, 0.25, 0.5, 0.75, 1.0]
     for model in (1, 2):
@@ -247,23 +335,36 @@ def test_occupancy_script(maps):
 
 
 def test_enhancement_script(maps):
-    p = maps["paths"]
-    q_range = cx.robust_range(maps["arrays"]["quality"], maps["mask"])
+    p, mask = maps["paths"], maps["mask"]
+    q_range = cx.robust_range(maps["arrays"]["quality"], mask)
     script = cx.enhancement_script(os.path.join(maps["folder"], "results", "e.cxc"),
                                    p["enhanced"], p["map"], VOXEL, ORIGIN, 1.5, 0.02,
                                    quality=p["quality"], quality_range=q_range,
-                                   title="LocSpiral enhanced map")
+                                   title="LocSpiral enhanced map", mask=mask)
     check_syntax(script)
     lines = commands(script)
-    assert opened_files(script) == {1: p["enhanced"], 2: p["map"], 3: p["quality"]}
-    assert any(l.startswith("volume #1 style surface") and "level 1.5" in l for l in lines)
-    assert any(l.startswith("volume #2 style mesh") and "level 0.02" in l for l in lines)
+    assert scene_group(script) == 101
+    assert opened_files(script) == {1: p["enhanced"], 2: p["map"],
+                                    3: cx.display_path(script, p["quality"])}
+    assert any(l.startswith("volume #101.1 style surface") and "level 1.5" in l for l in lines)
+    assert any(l.startswith("volume #101.2 style mesh") and "level 0.02" in l for l in lines)
+    assert "surface dust #101.1 size 7.8" in lines and "surface dust #101.2 size 7.8" in lines
     for alias in ("showenhanced", "showoriginal", "showboth", "showquality"):
         assert any(l.startswith(f"alias {alias} ") for l in lines)
     ((surface, values, _, value_range),) = colour_commands(script)
     assert (surface, values) == (1, 3) and value_range == pytest.approx(q_range, rel=1e-5)
     for model in (1, 2, 3):
         assert grid_of(script, model) == (pytest.approx(VOXEL), pytest.approx(ORIGIN))
+    # LocBSharpen's scene has its own group: both can be open together.
+    sharp = cx.enhancement_script(os.path.join(maps["folder"], "results", "s.cxc"),
+                                  p["enhanced"], p["map"], VOXEL, title="LocBSharpen map")
+    assert scene_group(sharp) == 102
+    # Levels left None with a mask come from the maps themselves.
+    auto = cx.enhancement_script(os.path.join(maps["folder"], "results", "a.cxc"),
+                                 p["enhanced"], p["map"], VOXEL, mask=mask)
+    level_line = [l for l in commands(auto) if l.startswith("volume #101.2 style")][0]
+    assert float(level_line.split(" level ")[1].split()[0]) == pytest.approx(
+        cx.suggest_level(maps["arrays"]["map"], mask), rel=1e-4)
 
 
 def test_maturity_script(maps):
@@ -273,13 +374,17 @@ def test_maturity_script(maps):
                                 names=["early", "late form"], indices=[0.35, 0.8])
     check_syntax(script)
     lines = commands(script)
+    assert scene_group(script) == cx.SCENE_MODEL_IDS["maturity"]
     assert opened_files(script) == {1: p["map"], 2: p["missing1"], 3: p["missing2"]}
-    # Each missing map in its own colour; the mature map transparent grey.
-    assert any(l.startswith("volume #1 style surface") and "transparency 0.7" in l
+    # Each missing map in its own colour; the mature map transparent grey; all de-dusted
+    # (a missing map is a difference of maps and carries specks).
+    assert any(l.startswith("volume #105.1 style surface") and "transparency 0.7" in l
                for l in lines)
     colours = [re.search(r"color (#\w+)", l).group(1) for l in lines
-               if re.match(r"volume #[23] style surface", l)]
+               if re.match(r"volume #105\.[23] style surface", l)]
     assert colours == list(cx.MATURITY_COLORS[:2])
+    assert [l for l in lines if l.startswith("surface dust")] == [
+        f"surface dust #105.{k} size 7.8" for k in (1, 2, 3)]
     assert any('"late form: maturity 0.80"' in l for l in lines)
     assert any(l.startswith("alias showmissing2 ") for l in lines)
     for model in (1, 2, 3):
@@ -289,10 +394,21 @@ def test_maturity_script(maps):
                            [p["missing1"]], names=["a", "b"])
 
 
+def test_scenes_use_distinct_groups_and_labels():
+    """Scenes of different methods can be open in one session: distinct group ids and
+    label names, none of them the low ids ChimeraX hands out first."""
+    ids = list(cx.SCENE_MODEL_IDS.values())
+    assert len(set(ids)) == len(ids) and min(ids) > 100
+    writers = [cx.ScriptWriter("x.cxc", model_id=i) for i in ids]
+    assert len({w.title_label() for w in writers}) == len(ids)
+    with pytest.raises(ValueError):
+        cx.ScriptWriter("x.cxc", model_id=0)
+
+
 def test_paths_with_spaces_and_scipion_suffix_are_quoted(tmp_path):
     folder = tmp_path / "my run"
     core.write_map(str(folder / "my map.mrc"), np.zeros((8, 8, 8), np.float32), 1.0)
     script = cx.occupancy_script(str(folder / "o.cxc"), str(folder / "my map.mrc:mrc"),
                                  str(folder / "my map.mrc"))
-    assert 'open "my map.mrc"' in commands(script)
+    assert 'open "my map.mrc" name locspiral_em_104_1' in commands(script)
     assert all(os.path.exists(f) for f in opened_files(script).values())

@@ -6,7 +6,9 @@ origin and nstart, so that keeping the header is tested. Most runs call
 subprocess to prove the entry point.
 """
 import hashlib
+import json
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -17,6 +19,7 @@ import pytest
 
 import locspiral_em
 from locspiral_em import cli, core
+from locspiral_em import run as runlayer
 
 N = 32
 VOXEL = 1.3
@@ -127,6 +130,24 @@ def in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
 
+def result_line(out):
+    """The last stdout line (the result); the first is the mask line."""
+    lines = out.splitlines()
+    assert lines[0].startswith("mask: "), out
+    return lines[-1]
+
+
+def mask_line(mask_path, mask):
+    """The mask line the CLI prints for a mask file."""
+    return (f"mask: {mask_path}, {int(mask.sum())} voxels "
+            f"({int(mask.sum()) * VOXEL ** 3:.4g} Å^3, {100 * mask.mean():.1f}% of the box)")
+
+
+def no_warnings(err):
+    """stderr without progress: only the lines the test expects."""
+    return [line for line in err.splitlines() if line.startswith("warning:")]
+
+
 # --------------------------------------------------------------------------------------
 # Each subcommand against the core
 # --------------------------------------------------------------------------------------
@@ -163,9 +184,77 @@ def test_enhancement_from_half_maps_defaults_max_res_to_fsc(d, tmp_path, capsys,
     quality_path = f"{prefix}_{method}_quality.mrc"
     assert_same(assert_header(main_path), expected.map)
     assert_same(assert_header(quality_path), expected.quality)
-    assert out == f"{method}: {min_res:g}-{res:.2f} Å, wrote {main_path} and {quality_path}\n"
+    np.testing.assert_array_equal(assert_header(f"{prefix}_mask.mrc"), mask.data > 0.5)
+    assert out == (f"{mask_line(d / 'mask.mrc', mask.data > 0.5)}\n"
+                   f"{method}: {min_res:g}-{res:.2f} Å, wrote {main_path} and {quality_path}\n")
     assert sorted(os.listdir(tmp_path / "out")) == sorted(
-        [os.path.basename(main_path), os.path.basename(quality_path)])
+        [os.path.basename(main_path), os.path.basename(quality_path), "run_mask.mrc"])
+
+
+def test_locsharpen_from_half_maps_with_options(d, tmp_path, capsys):
+    """``locsharpen``: the half maps' average sharpened with their difference as the noise,
+    every option reaching the core; the sharpened map and the local B map used are written
+    on the input's grid; the JSON carries the options and the B numbers."""
+    prefix = tmp_path / "out" / "run"
+    rc, out, err = run(["locsharpen", "--half1", d / "h1.mrc", "--half2", d / "h2.mrc",
+                        "--mask", d / "mask.mrc", "--max-res", "4", "--target-b", "-10",
+                        "--smooth", "2", "--bfactor-min-res", "12", "--num-points", "8",
+                        "--noise-quantile", "0.95", "--bw", "4", "-o", prefix,
+                        "--json", "s.json", "-q", *THREADS], capsys)
+    assert rc == 0, err
+    assert no_warnings(err) == []
+    h1, h2, mask = read(d / "h1.mrc"), read(d / "h2.mrc"), read(d / "mask.mrc").data > 0.5
+    # (The voxel size as read: 1.3 stored as float32 in the header.)
+    expected = core.locsharpen(core.average_half_maps(h1.data, h2.data), mask,
+                               h1.voxel_size, 25.0, 4.0, threshold=0.95, bw=4.0,
+                               target_b=-10.0, smooth=2.0, bfactor_min_res=12.0, num_points=8,
+                               half_maps=(h1.data, h2.data), workers=1)
+    main_path, b_path = f"{prefix}_locsharpen.mrc", f"{prefix}_locsharpen_bfactor.mrc"
+    assert_same(assert_header(main_path), expected.map)
+    assert_same(assert_header(b_path), expected.bfactor)
+    np.testing.assert_array_equal(assert_header(f"{prefix}_mask.mrc"), mask)
+    assert sorted(os.listdir(tmp_path / "out")) == ["run_locsharpen.mrc",
+                                                    "run_locsharpen_bfactor.mrc",
+                                                    "run_mask.mrc"]
+    summary = json.load(open("s.json"))
+    r = summary["results"]
+    assert r["bfactor_mean_A2"] == pytest.approx(float(expected.bfactor[mask].mean()),
+                                                 rel=1e-5)
+    assert r["target_b_A2"] == -10.0 and r["global_bfactor_range_A"] == [12.0, 4.0]
+    assert summary["parameters"]["noise_from"] == "half maps"
+    assert (summary["parameters"]["smooth_A"], summary["parameters"]["num_points"]) == (2.0, 8)
+    assert out.splitlines()[0] == mask_line(d / "mask.mrc", mask)
+    assert result_line(out) == (
+        f"locsharpen: 25-4.00 Å, local B used inside the mask mean "
+        f"{r['bfactor_mean_A2']:.1f} Å^2 (global Guinier B over 12-4.00 Å in the mask "
+        f"{r['global_bfactor_A2']:.1f} Å^2), target B -10 Å^2; wrote {main_path} and "
+        f"{b_path}")
+
+
+def test_locsharpen_masked_map_warns_and_reference_is_refused(d, tmp_path, capsys):
+    """A solvent-masked map: it runs, with the run layer's and LocSharpen's own warning (the
+    Wiener weight then hardly limits the sharpening) on stderr and in the JSON. The
+    reference spiral: exit 2, one line, nothing written."""
+    masked = read(d / "map.mrc").data * (read(d / "mask.mrc").data > 0.5)
+    core.write_map("masked.mrc", masked, VOXEL)
+    rc, out, err = run(["locsharpen", "masked.mrc", "--mask", d / "mask.mrc", "--max-res",
+                        "4", "-q", "--json", "w.json", *THREADS], capsys)
+    assert rc == 0, err
+    lines = no_warnings(err)
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("warning: the map looks masked: 100")
+    assert lines[1].startswith("warning: 100% of the solvent voxels are exactly 0: the map "
+                               "looks solvent-masked")
+    assert "Wiener weight" in lines[1]
+    assert json.load(open("w.json"))["warnings"] == [line[len("warning: "):] for line in lines]
+    assert sorted(os.listdir(".")) == ["masked.mrc", "masked_locsharpen.mrc",
+                                       "masked_locsharpen_bfactor.mrc", "masked_mask.mrc",
+                                       "w.json"]
+    rc, out, err = run(["locsharpen", d / "map.mrc", "--mask", d / "mask.mrc", "--max-res",
+                        "4", "--spiral", "reference", "-o", "ref", "-q", *THREADS], capsys)
+    assert rc == 2
+    assert err.count("\n") == 1 and "riesz" in err and err.startswith("locspiral-em locsharpen")
+    assert not [n for n in os.listdir(".") if n.startswith("ref")]
 
 
 def test_explicit_max_res_skips_the_fsc_and_default_prefix_is_the_input_name(d, tmp_path,
@@ -174,36 +263,87 @@ def test_explicit_max_res_skips_the_fsc_and_default_prefix_is_the_input_name(d, 
                         "--max-res", "4.5", "-q", *THREADS], capsys)
     assert rc == 0, err
     assert err == ""
-    assert out == ("locspiral: 25-4.50 Å, wrote map_locspiral.mrc and "
-                   "map_locspiral_quality.mrc\n")
-    assert sorted(os.listdir(tmp_path)) == ["map_locspiral.mrc", "map_locspiral_quality.mrc"]
+    assert result_line(out) == ("locspiral: 25-4.50 Å, wrote map_locspiral.mrc and "
+                                "map_locspiral_quality.mrc")
+    assert sorted(os.listdir(tmp_path)) == ["map_locspiral.mrc", "map_locspiral_quality.mrc",
+                                            "map_mask.mrc"]
     m = read(d / "map.mrc")
     expected = core.locspiral(m.data, read(d / "mask.mrc").data > 0.5, m.voxel_size, 25.0,
                               4.5, workers=1)
     assert_same(assert_header("map_locspiral.mrc"), expected.map)
 
 
-def test_mask_threshold_and_automatic_mask(d, tmp_path, capsys):
+def test_output_prefix_drops_a_map_extension_and_angpix_is_voxel_size(d, tmp_path, capsys):
+    """``-o out.mrc`` gives out_locspiral.mrc (not out.mrc_locspiral.mrc); ``--angpix``
+    overrides the header's voxel size like ``--voxel-size``."""
+    rc, out, err = run(["locspiral", d / "map.mrc", "--mask", d / "mask.mrc",
+                        "--max-res", "4.5", "-o", "out.mrc", "--angpix", "1.5", "-q",
+                        *THREADS], capsys)
+    assert rc == 0, err
+    assert sorted(os.listdir(tmp_path)) == ["out_locspiral.mrc", "out_locspiral_quality.mrc",
+                                            "out_mask.mrc"]
+    written = read("out_locspiral.mrc")
+    assert written.voxel_size == pytest.approx(1.5)
     m = read(d / "map.mrc")
-    for name, options, mask in [
-            ("thr", ["--mask-threshold", "0.03"], core.threshold_mask(m.data, 0.03)),
-            ("auto", [], core.threshold_mask(m.data))]:
-        assert 300 < mask.sum() < 2000  # a real mask, not everything / nothing
+    expected = core.locspiral(m.data, read(d / "mask.mrc").data > 0.5, 1.5, 25.0, 4.5,
+                              workers=1)
+    assert_same(written.data, expected.map)
+
+
+def test_mask_threshold_and_automatic_mask(d, tmp_path, capsys):
+    """No --mask: the run layer's automatic mask (core.masking.auto_mask: low-passed,
+    thresholded, dilated); --mask-threshold sets its threshold on the low-passed map."""
+    m = read(d / "map.mrc")
+    masks = {}
+    for name, options, threshold in [("thr", ["--mask-threshold", "0.02"], 0.02),
+                                     ("auto", [], None)]:
+        auto = runlayer.default_mask(m.data, m.voxel_size, threshold, workers=1)
+        mask = auto.mask
+        assert 0.02 < mask.mean() < 0.5  # a real mask, not everything / nothing
         rc, out, err = run(["locspiral", d / "map.mrc", "--max-res", "4", "-o", name, "-q",
-                            *THREADS, *options], capsys)
+                            "--json", f"{name}.json", *THREADS, *options], capsys)
         assert rc == 0, err
         expected = core.locspiral(m.data, mask, m.voxel_size, 25.0, 4.0, workers=1)
         assert_same(assert_header(f"{name}_locspiral.mrc"), expected.map)
         assert_same(assert_header(f"{name}_locspiral_quality.mrc"), expected.quality)
-    # The two masks differ (auto threshold 0.036 vs 0.03), and so do the results.
+        np.testing.assert_array_equal(assert_header(f"{name}_mask.mrc") > 0.5, mask)
+        # The mask line reports the threshold on the low-passed map, volume and fraction;
+        # its warnings go to stderr and the JSON.
+        how = "automatic" if threshold is None else "given"
+        assert out.splitlines()[0].startswith(
+            f"mask: {how} threshold {auto.threshold:.4g} on the 15 Å low-passed map")
+        assert f"{int(mask.sum())} voxels ({mask.sum() * VOXEL ** 3:.4g} Å^3, " \
+               f"{100 * mask.mean():.1f}% of the box)" in out.splitlines()[0]
+        summary = json.load(open(f"{name}.json"))
+        assert summary["mask"]["source"] == "auto"
+        assert summary["mask"]["threshold"] == pytest.approx(auto.threshold)
+        assert summary["mask"]["lowpass_A"] == 15.0
+        assert summary["mask"]["warnings"] == list(auto.warnings)
+        assert no_warnings(err) == [f"warning: {w}" for w in summary["warnings"]]
+        masks[name] = mask
+    assert masks["thr"].sum() != masks["auto"].sum()
     assert not np.allclose(read("thr_locspiral_quality.mrc").data,
                            read("auto_locspiral_quality.mrc").data)
+
+
+def test_mask_lowpass_and_dilation_reach_the_automatic_mask(d, tmp_path, capsys):
+    m = read(d / "map.mrc")
+    auto = runlayer.default_mask(m.data, m.voxel_size, lowpass=10.0, dilation=0.0, workers=1)
+    default = runlayer.default_mask(m.data, m.voxel_size, workers=1)
+    assert auto.mask.sum() < default.mask.sum()  # no dilation: a smaller mask
+    rc, out, err = run(["lococcupancy", d / "map.mrc", "--mask-lowpass", "10",
+                        "--mask-dilation", "0", "-o", "m", "-q", *THREADS], capsys)
+    assert rc == 0, err
+    np.testing.assert_array_equal(assert_header("m_mask.mrc") > 0.5, auto.mask)
+    assert out.splitlines()[0].startswith(
+        f"mask: automatic threshold {auto.threshold:.4g} on the 10 Å low-passed map, "
+        f"{int(auto.mask.sum())} voxels")
 
 
 def test_locbfactor_values_and_summary(d, tmp_path, capsys):
     prefix = tmp_path / "bf"
     rc, out, err = run(["locbfactor", "--half1", d / "h1.mrc", "--half2", d / "h2.mrc",
-                        "--mask-threshold", "0.02", "--max-res", "4", "--num-points", "6",
+                        "--mask", d / "mask.mrc", "--max-res", "4", "--num-points", "6",
                         "--filtered", "--amplitude-at", "lowest", "--noise-quantile", "0.95",
                         "-o", prefix, "-q", *THREADS], capsys)
     assert rc == 0, err
@@ -211,21 +351,30 @@ def test_locbfactor_values_and_summary(d, tmp_path, capsys):
     h1, h2 = read(d / "h1.mrc"), read(d / "h2.mrc")
     p = h1.voxel_size
     volume = core.average_half_maps(h1.data, h2.data)
-    mask = core.threshold_mask(volume, 0.02)
-    expected = core.locbfactor(volume, mask, p, 15.0, 4.0, 6, 0.95, 4.8, filtered=True,
+    mask = read(d / "mask.mrc").data > 0.5
+    # No --bw: the core's default band width for its default estimator.
+    expected = core.locbfactor(volume, mask, p, 15.0, 4.0, 6, 0.95, filtered=True,
                                amplitude_at="lowest", workers=1)
     bfactor = assert_header(f"{prefix}_bfactor.mrc")
     amplitude = assert_header(f"{prefix}_amplitude.mrc")
     assert_same(bfactor, expected.bfactor)
     assert_same(amplitude, expected.amplitude)
+    # The mask written is the fitted one (the filtered fit drops voxels).
+    np.testing.assert_array_equal(assert_header(f"{prefix}_mask.mrc") > 0.5, expected.mask)
+    curve = np.loadtxt(f"{prefix}_noise_curve.txt")
+    np.testing.assert_allclose(curve, np.column_stack([expected.res_square, expected.noise]),
+                               rtol=1e-6)
     inside = bfactor[expected.mask]
     assert inside.size > 300 and np.all(bfactor[~expected.mask] == 0)
     mean, sd = float(np.mean(inside)), float(np.std(inside, ddof=1))
-    glob = core.global_bfactor(volume, p, 10.0, 4.0, mask=mask).bfactor
+    # The global Guinier B uses the local fit's own range (15-4 Å), inside the mask.
+    glob = core.global_bfactor(volume, p, 15.0, 4.0, mask=mask).bfactor
+    assert glob != pytest.approx(core.global_bfactor(volume, p, 10.0, 4.0, mask=mask).bfactor)
     assert -250 < mean < 0  # the phantom's domains are blurred by B = 50 and 150 Å^2
-    assert out == (f"locbfactor: 15-4.00 Å, B inside the mask mean {mean:.1f} Å^2, "
-                   f"SD {sd:.1f} Å^2 (global Guinier in the mask {glob:.1f} Å^2); "
-                   f"wrote {prefix}_bfactor.mrc\n")
+    assert result_line(out) == (
+        f"locbfactor: 15-4.00 Å, B inside the mask mean {mean:.1f} Å^2, SD {sd:.1f} Å^2 "
+        f"(global Guinier B over 15-4.00 Å in the mask {glob:.1f} Å^2); "
+        f"wrote {prefix}_bfactor.mrc")
 
 
 def test_locbfactor_defaults_from_map_and_mask_file(d, tmp_path, capsys):
@@ -241,42 +390,38 @@ def test_locbfactor_defaults_from_map_and_mask_file(d, tmp_path, capsys):
     assert f"B inside the mask mean {mean:.1f} Å^2, SD {sd:.1f} Å^2" in out
 
 
-def test_lococcupancy_default_max_res_and_summary(d, tmp_path, capsys):
-    rc, out, err = run(["lococcupancy", d / "map.mrc", "--mask", d / "mask.mrc",
+@pytest.mark.parametrize("inputs", ["map", "halves"])
+def test_lococcupancy_default_max_res_is_10_A_with_or_without_half_maps(d, tmp_path, capsys,
+                                                                       inputs):
+    """LocOccupancy stops at 10 Å by default, whatever the half-map FSC (which would be
+    2.97 Å here): the published 25-10 Å range, as the protocol and the demo use."""
+    given = ([d / "map.mrc"] if inputs == "map" else
+             ["--half1", d / "h1.mrc", "--half2", d / "h2.mrc"])
+    rc, out, err = run(["lococcupancy", *given, "--mask", d / "mask.mrc",
                         "--quantile", "0.3", "--bw", "4", "-o", "occ", "-q", *THREADS],
                        capsys)
     assert rc == 0, err
-    assert err == ""
-    m, mask = read(d / "map.mrc"), read(d / "mask.mrc").data > 0.5
-    # Without half maps and without --max-res, LocOccupancy uses 10 Å.
-    expected = core.lococcupancy(m.data, mask, m.voxel_size, 25.0, 10.0, 0.3, 4.0,
-                                 workers=1)
+    assert err == ""  # no "max resolution from the half-map FSC" line: it is not used
+    mask = read(d / "mask.mrc").data > 0.5
+    if inputs == "map":
+        volume = read(d / "map.mrc").data
+    else:
+        volume = core.average_half_maps(read(d / "h1.mrc").data, read(d / "h2.mrc").data)
+    expected = core.lococcupancy(volume, mask, VOXEL, 25.0, 10.0, 0.3, 4.0, workers=1)
     occupancy = assert_header("occ_occupancy.mrc")
     assert_same(occupancy, expected)
     assert occupancy.min() >= 0 and occupancy.max() <= 1
     mean, sd = float(np.mean(occupancy[mask])), float(np.std(occupancy[mask], ddof=1))
-    assert out == (f"lococcupancy: 25-10.00 Å, occupancy inside the mask mean {mean:.2f}, "
-                   f"SD {sd:.2f}; wrote occ_occupancy.mrc\n")
-
-
-def test_lococcupancy_from_half_maps_uses_the_fsc(d, tmp_path, capsys):
-    rc, out, err = run(["lococcupancy", "--half1", d / "h1.mrc", "--half2", d / "h2.mrc",
-                        "--mask", d / "mask.mrc", "-o", "occ", "-q", *THREADS], capsys)
-    assert rc == 0, err
-    h1, h2 = read(d / "h1.mrc"), read(d / "h2.mrc")
-    res = core.fsc(h1.data, h2.data, h1.voxel_size).resolution
-    assert f"lococcupancy: 25-{res:.2f} Å" in out
-    expected = core.lococcupancy(core.average_half_maps(h1.data, h2.data),
-                                 read(d / "mask.mrc").data > 0.5, h1.voxel_size, 25.0, res,
-                                 workers=1)
-    assert_same(assert_header("occ_occupancy.mrc"), expected)
+    assert result_line(out) == (f"lococcupancy: 25-10.00 Å, occupancy inside the mask mean "
+                                f"{mean:.2f}, SD {sd:.2f}; wrote occ_occupancy.mrc")
 
 
 def test_maturity_values_order_and_summary(d, tmp_path, capsys):
     prefix = tmp_path / "mat"
     rc, out, err = run(["maturity", "--mature", d / "clean.mrc", "--immature",
                         d / "full.mrc", d / "partial.mrc", "--mask", d / "mask.mrc",
-                        "--max-res", "8", "-o", prefix, "-q", *THREADS], capsys)
+                        "--max-res", "8", "-o", prefix, "-q", "--json", "m.json", *THREADS],
+                       capsys)
     assert rc == 0, err
     clean, mask = read(d / "clean.mrc"), read(d / "mask.mrc").data > 0.5
     maps = [read(d / "full.mrc").data, read(d / "partial.mrc").data]
@@ -291,22 +436,72 @@ def test_maturity_values_order_and_summary(d, tmp_path, capsys):
     # of the two domains removes a large part of that.
     assert 0.65 < full.index < 0.85
     assert partial.index < full.index - 0.2
-    assert out == (f"maturity index (least to most mature): partial {partial.index:.3f}, "
-                   f"full {full.index:.3f}\n")
-    assert len(os.listdir(tmp_path)) == 4
+    assert result_line(out) == (f"maturity index (least to most mature): partial "
+                                f"{partial.index:.3f}, full {full.index:.3f}")
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["m.json", "mat_mask.mrc"] + [f"mat_{s}_{k}.mrc" for s in ("full", "partial")
+                                      for k in ("occupancy", "missing")])
+    summary = json.load(open("m.json"))
+    assert summary["results"]["maturity_index"] == {"full": pytest.approx(full.index),
+                                                    "partial": pytest.approx(partial.index)}
+    assert [e["name"] for e in summary["results"]["maturity"]] == ["full", "partial"]
+    assert summary["outputs"]["partial_missing"] == f"{prefix}_partial_missing.mrc"
+    assert summary["inputs"]["map"] == str(d / "clean.mrc")
+    assert summary["inputs"]["immature"] == [str(d / "full.mrc"), str(d / "partial.mrc")]
 
 
 def test_maturity_with_mask_threshold(d, tmp_path, capsys):
     rc, out, err = run(["maturity", "--mature", d / "clean.mrc", "--immature",
-                        d / "partial.mrc", "--mask-threshold", "0.02", "-q", *THREADS],
+                        d / "partial.mrc", "--mask-threshold", "0.01", "-q", *THREADS],
                        capsys)
     assert rc == 0, err
     clean = read(d / "clean.mrc")
-    mask = core.threshold_mask(clean.data, 0.02)
+    mask = runlayer.default_mask(clean.data, clean.voxel_size, 0.01, workers=1).mask
     (r,) = core.maturity_index(mask, [read(d / "partial.mrc").data], clean.voxel_size, 25.0,
                                10.0, mature_map=clean.data, workers=1)
     assert_same(assert_header("maturity_partial_occupancy.mrc"), r.occupancy)
-    assert out == f"maturity index (least to most mature): partial {r.index:.3f}\n"
+    assert result_line(out) == f"maturity index (least to most mature): partial {r.index:.3f}"
+
+
+def test_json_summary_pipeliner_contract(d, tmp_path, capsys):
+    """``-o PREFIX --json FILE --chimerax``: the JSON names every output, the scene and the
+    results, with units in the key names (the CCP-EM Pipeliner job reads it)."""
+    rc, out, err = run(["locbfactor", "--half1", d / "h1.mrc", "--half2", d / "h2.mrc",
+                        "--mask", d / "mask.mrc", "-o", "job/b", "--json", "job/b.json",
+                        "--chimerax", "-q", *THREADS], capsys)
+    assert rc == 0, err
+    summary = json.load(open("job/b.json"))
+    assert list(summary) == ["method", "version", "schema", "inputs", "parameters", "mask",
+                             "resolution", "outputs", "scene", "results", "warnings"]
+    assert summary["method"] == "locbfactor"
+    assert summary["version"] == locspiral_em.__version__
+    assert summary["outputs"] == {"bfactor": "job/b_bfactor.mrc",
+                                  "amplitude": "job/b_amplitude.mrc",
+                                  "mask": "job/b_mask.mrc",
+                                  "noise_curve": "job/b_noise_curve.txt",
+                                  "average": "job/b_average.mrc"}
+    assert all(os.path.isfile(path) for path in summary["outputs"].values())
+    assert summary["scene"] == "job/b_bfactor.cxc" and os.path.isfile(summary["scene"])
+    h1, h2 = read(d / "h1.mrc"), read(d / "h2.mrc")
+    res = core.fsc(h1.data, h2.data, VOXEL).resolution
+    assert summary["resolution"] == {"min_res_A": 15.0, "max_res_A": pytest.approx(res),
+                                     "fsc_res_A": pytest.approx(res),
+                                     "max_res_source": "fsc", "num_bands": 10}
+    assert summary["parameters"]["voxel_size_A"] == pytest.approx(VOXEL)
+    # LocBFactor's band width unit depends on its estimator: "bw" (None = core default).
+    assert summary["parameters"]["bw"] is None and "bw_px" not in summary["parameters"]
+    bfactor = read("job/b_bfactor.mrc").data
+    mask = read(d / "mask.mrc").data > 0.5
+    r = summary["results"]
+    assert r["bfactor_mean_A2"] == pytest.approx(float(np.mean(bfactor[mask])), rel=1e-6)
+    assert r["global_bfactor_range_A"] == [15.0, pytest.approx(res)]
+    assert r["global_bfactor_A2"] == pytest.approx(
+        core.global_bfactor(core.average_half_maps(h1.data, h2.data), VOXEL, 15.0, res,
+                            mask=mask).bfactor)
+    assert summary["mask"]["voxels"] == int(mask.sum())
+    assert summary["mask"]["volume_A3"] == pytest.approx(mask.sum() * VOXEL ** 3, rel=1e-6)
+    assert summary["inputs"]["mask"] == str(d / "mask.mrc")
+    assert f"summary: job/b.json" in out
 
 
 def test_fsc_command_curve_and_mask(d, tmp_path, capsys):
@@ -321,12 +516,20 @@ def test_fsc_command_curve_and_mask(d, tmp_path, capsys):
     np.testing.assert_allclose(table[:, 1], curve.fsc, atol=5e-7)
     assert open("c.txt").readline() == "# frequency_1/A fsc\n"
 
-    mask = read(d / "mask.mrc").data > 0.5
+    # --mask goes through the core's fsc, which says whether it corrected for the mask.
+    mask = read(d / "mask.mrc").data
     masked = core.fsc(h1.data, h2.data, h1.voxel_size, mask=mask)
     assert masked.resolution != curve.resolution
-    rc, out, err = run(["fsc", d / "h1.mrc", d / "h2.mrc", "--mask", d / "mask.mrc"], capsys)
+    rc, out, err = run(["fsc", d / "h1.mrc", d / "h2.mrc", "--mask", d / "mask.mrc",
+                        "--json", "f.json"], capsys)
     assert rc == 0, err
-    assert out == f"fsc: resolution at FSC 0.143: {masked.resolution:.2f} Å\n"
+    corrected = getattr(masked, "corrected", None)
+    how = {True: "; corrected for the mask, Chen et al. 2013",
+           False: "; not corrected for the mask", None: ""}[corrected]
+    assert out == f"fsc: resolution at FSC 0.143: {masked.resolution:.2f} Å (masked{how})\n"
+    summary = json.load(open("f.json"))
+    assert summary["results"] == {"fsc_res_A": pytest.approx(masked.resolution),
+                                  "masked": True, "corrected": corrected}
 
 
 def test_demo_writes_its_folder_and_summary(tmp_path, capsys):
@@ -337,7 +540,14 @@ def test_demo_writes_its_folder_and_summary(tmp_path, capsys):
     names = sorted(os.listdir(folder))
     maps = [n for n in names if n.endswith(".mrc")]
     scenes = [n for n in names if n.endswith(".cxc")]
-    assert len(maps) == 17 and "summary.txt" in names and len(names) == 23
+    displays = [n for n in maps if n.endswith("_display.mrc")]
+    # 17 maps, plus the scenes' display copies (grey outside the mask) of the B, A,
+    # occupancy and both W maps.
+    assert len(maps) - len(displays) == 17 and "summary.txt" in names
+    assert displays == ["amplitude_display.mrc", "bfactor_display.mrc",
+                        "locbsharpen_quality_display.mrc", "locspiral_quality_display.mrc",
+                        "occupancy_display.mrc"]
+    assert len(names) == 23 + len(displays)
     assert scenes == ["bfactor.cxc", "locbsharpen.cxc", "locspiral.cxc", "maturity.cxc",
                       "occupancy.cxc"]
     for scene in scenes:  # every map a scene opens was written next to it
@@ -356,15 +566,17 @@ def test_demo_writes_its_folder_and_summary(tmp_path, capsys):
     # The written maps are the phantom's, and the summary's numbers come from them.
     ph = core.demo_phantom(32)
     np.testing.assert_array_equal(read(folder / "half1.mrc").data, ph.half1)
-    np.testing.assert_array_equal(read(folder / "mask.mrc").data > 0.5, ph.mask)
+    # The demo runs with the automatic mask of the map, as a user's run would.
+    mask = runlayer.default_mask(ph.map, 1.0, workers=1).mask
+    np.testing.assert_array_equal(read(folder / "mask.mrc").data > 0.5, mask)
     assert read(folder / "map.mrc").voxel_size == 1.0
     bfactor = read(folder / "bfactor.mrc").data
     occupancy = read(folder / "occupancy.mrc").data
     lines = summary.splitlines()
-    assert len(lines) == 4
+    assert len(lines) == 5 and lines[4].startswith("  automatic mask (15 Å low-pass")
     for line, name, spec, region in zip(lines, ("sharp", "blurred", "half-occupied"),
                                         ph.spec, ph.domains):
-        median = np.median(bfactor[region & ph.mask])
+        median = np.median(bfactor[region & (bfactor != 0)])
         assert line.split()[0] == name
         assert f"true B {-spec.bfactor:7.1f}" in line
         assert f"local B median {median:7.1f}" in line
@@ -372,7 +584,7 @@ def test_demo_writes_its_folder_and_summary(tmp_path, capsys):
     indices = []
     for label in ("complete", "one_missing", "two_missing"):
         occ = read(folder / f"maturity_{label}_occupancy.mrc").data
-        indices.append(1.0 - float((ph.mask & (occ < 0.75)).sum()) / float(ph.mask.sum()))
+        indices.append(1.0 - float((mask & (occ < 0.75)).sum()) / float(mask.sum()))
     assert lines[3] == ("  maturity index: complete {:.2f}, one_missing {:.2f}, "
                         "two_missing {:.2f}".format(*indices))
     # Removing domains lowers the maturity index.
@@ -401,8 +613,8 @@ def test_entry_point_as_a_subprocess(d, tmp_path):
                            "-q", "--threads", "1"],
                           cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout == ("locbsharpen: 25-4.00 Å, wrote sub_locbsharpen.mrc and "
-                           "sub_locbsharpen_quality.mrc\n")
+    assert done.stdout.splitlines()[-1] == ("locbsharpen: 25-4.00 Å, wrote sub_locbsharpen.mrc "
+                                            "and sub_locbsharpen_quality.mrc")
     h1, h2 = read(d / "h1.mrc"), read(d / "h2.mrc")
     expected = core.locbsharpen(core.average_half_maps(h1.data, h2.data),
                                 read(d / "mask.mrc").data > 0.5, h1.voxel_size, 25.0, 4.0,
@@ -423,7 +635,7 @@ def test_entry_point_as_a_subprocess(d, tmp_path):
     assert version.stdout == f"locspiral-em {locspiral_em.__version__}\n"
 
 
-@pytest.mark.parametrize("command", ["locspiral", "locbsharpen", "locbfactor",
+@pytest.mark.parametrize("command", ["locspiral", "locbsharpen", "locsharpen", "locbfactor",
                                      "lococcupancy", "maturity", "fsc", "demo"])
 def test_help_exits_zero(capsys, command):
     with pytest.raises(SystemExit) as info:
@@ -490,9 +702,18 @@ BAD = {
                   ["half map 1 grid (32, 32, 32) differs from half map 2 grid (24, 24, 24)"]),
     "threshold-above-max": (["locspiral", "{d}/map.mrc", "--mask-threshold", "1000",
                              "--max-res", "4"],
-                            ["no voxel is above the mask threshold 1000"]),
-    "threshold-specks": (["lococcupancy", "{d}/map.mrc", "--mask-threshold", "0.3"],
-                         ["leaves only objects smaller than 25 voxels"]),
+                            ["above the mask threshold 1000"]),
+    "threshold-above-low-passed-max": (["lococcupancy", "{d}/map.mrc", "--mask-threshold",
+                                        "0.3"], ["low-passed map", "threshold 0.3"]),
+    "binary-map": (["locbfactor", "{d}/mask.mrc", "--max-res", "4"],
+                   ["the map has only 2 distinct values (0 and 1): it is a mask, not a "
+                    "density map"]),
+    "binary-half-map": (["locspiral", "--half1", "{d}/mask.mrc", "--half2", "{d}/h2.mrc"],
+                        ["half map 1 has only 2 distinct values"]),
+    "binary-immature": (["maturity", "--mature", "{d}/clean.mrc", "--immature",
+                         "{d}/mask.mrc", *MASK], ["{d}/mask.mrc has only 2 distinct values"]),
+    "constant-map": (["locspiral", "{d}/ones.mrc", "--max-res", "4"],
+                     ["the map is constant (1)"]),
     "empty-mask-file": (["locbsharpen", "{d}/map.mrc", "--mask", "{d}/zeros.mrc",
                          "--max-res", "4"], ["the mask is empty"]),
     "all-ones-mask": (["locspiral", *HALVES, "--mask", "{d}/ones.mrc", "--max-res", "4"],
@@ -551,7 +772,7 @@ BAD = {
                           "{d}/nothere.mrc", *MASK], ["map file not found"]),
     "maturity-empty-threshold": (["maturity", "--mature", "{d}/clean.mrc", "--immature",
                                   "{d}/partial.mrc", "--mask-threshold", "99"],
-                                 ["no voxel is above the mask threshold 99"]),
+                                 ["above the mask threshold 99"]),
     "fsc-missing": (["fsc", "{d}/h1.mrc", "{d}/nothere.mrc"], ["map file not found"]),
     "fsc-voxel": (["fsc", "{d}/h1.mrc", "{d}/h2_p1.mrc"],
                   ["half map 1 voxel size 1.3 Å differs from half map 2 voxel size 1 Å"]),
@@ -605,7 +826,8 @@ def test_existing_output_needs_force(d, tmp_path, capsys, method):
     assert rc == 0, err
     assert_header(existing)
     assert_header(tmp_path / f"x_{method}.mrc")
-    assert sorted(os.listdir(tmp_path)) == [f"x_{method}.mrc", f"x_{method}_quality.mrc"]
+    assert sorted(os.listdir(tmp_path)) == [f"x_{method}.mrc", f"x_{method}_quality.mrc",
+                                            "x_mask.mrc"]
 
 
 def test_existing_output_needs_force_other_commands(d, tmp_path, capsys):
@@ -638,15 +860,39 @@ def test_existing_output_needs_force_other_commands(d, tmp_path, capsys):
 # Known defects
 # --------------------------------------------------------------------------------------
 
-def test_locbfactor_summary_failure_after_writing(d, tmp_path, capsys):
+def test_locbfactor_too_narrow_for_a_global_fit_still_writes(d, tmp_path, capsys):
+    """A 40-20 Å range holds too few shells for the global Guinier fit: the local maps are
+    still valid, the global B is n/a and a warning says why."""
     rc, out, err = run(["locbfactor", "--half1", d / "h1.mrc", "--half2", d / "h2.mrc",
                         "--mask", d / "mask.mrc", "--min-res", "40", "--max-res", "20",
-                        "-o", "bf", "-q", *THREADS], capsys)
-    written = sorted(os.listdir(tmp_path))
-    if rc == 2:
-        assert written == []
-    else:
-        assert rc == 0 and written == ["bf_amplitude.mrc", "bf_bfactor.mrc"]
+                        "-o", "bf", "-q", "--json", "bf.json", *THREADS], capsys)
+    assert rc == 0, err
+    assert sorted(os.listdir(tmp_path)) == ["bf.json", "bf_amplitude.mrc", "bf_bfactor.mrc",
+                                            "bf_mask.mrc", "bf_noise_curve.txt"]
+    assert "(global Guinier B over 40-20.00 Å in the mask n/a)" in out
+    assert "warning: no global Guinier B: too few Fourier shells between 40 and 20.00 Å" in err
+    assert json.load(open("bf.json"))["results"]["global_bfactor_A2"] is None
+
+
+def test_warnings_masked_and_finer_than_fsc(d, tmp_path, capsys):
+    """A masked input (solvent exactly 0) and a max resolution finer than the half-map FSC
+    run, with a warning line each on stderr and in the JSON."""
+    masked = read(d / "map.mrc").data * (read(d / "mask.mrc").data > 0.5)
+    core.write_map("masked.mrc", masked, VOXEL)
+    rc, out, err = run(["locspiral", "masked.mrc", "--mask", d / "mask.mrc", "--max-res",
+                        "4", "-q", "--json", "w.json", *THREADS], capsys)
+    assert rc == 0, err
+    assert [line[:34] for line in no_warnings(err)] == ["warning: the map looks masked: 100"]
+    assert json.load(open("w.json"))["warnings"][0].startswith("the map looks masked")
+
+    rc, out, err = run(["locspiral", "--half1", d / "h1.mrc", "--half2", d / "h2.mrc",
+                        "--mask", d / "mask.mrc", "--max-res", "2.7", "-o", "fine", "-q",
+                        *THREADS], capsys)
+    assert rc == 0, err
+    res = core.fsc(read(d / "h1.mrc").data, read(d / "h2.mrc").data, VOXEL).resolution
+    assert no_warnings(err) == [
+        f"warning: max resolution 2.70 Å is finer than the half-map FSC 0.143 resolution "
+        f"{res:.2f} Å: the finest bands are noise; use the FSC resolution or coarser"]
 
 
 @pytest.mark.parametrize("voxel", ["0", "-1.3"])
@@ -697,19 +943,29 @@ def test_chimerax_scene_opens_the_outputs_on_the_input_grid(d, tmp_path, capsys)
     assert f"ChimeraX scene: chimerax {script}" in out
     text = script.read_text()
     opened = [line.split()[1] for line in text.splitlines() if line.startswith("open ")]
-    # The averaged input (written for the scene), the B map and the A map, relative paths.
-    assert opened == ["scene_average.mrc", "scene_bfactor.mrc", "scene_amplitude.mrc"]
+    # The averaged input (written for the scene), then display copies of the B and A maps
+    # (grey outside the fitted mask), relative paths.
+    assert opened == ["scene_average.mrc", "scene_bfactor_display.mrc",
+                      "scene_amplitude_display.mrc"]
+    bfactor_map = read(tmp_path / "scene_bfactor.mrc").data
+    display = read(tmp_path / "scene_bfactor_display.mrc").data
+    inside = bfactor_map != 0
+    # Inside the mask the copy is the B map; outside it lies far below any B in the mask.
+    np.testing.assert_array_equal(display[inside], bfactor_map[inside])
+    assert display[~inside].max() < bfactor_map[inside].min() - 10 * np.ptp(bfactor_map[inside])
     h1 = read(d / "h1.mrc")
     average = read(tmp_path / "scene_average.mrc")
     np.testing.assert_allclose(average.data, core.average_half_maps(h1.data,
                                                                     read(d / "h2.mrc").data))
-    for model in (1, 2, 3):
-        assert f"volume #{model} voxelSize {h1.voxel_size:g}" in text
-        assert f"volume #{model} origin {','.join(f'{o:g}' for o in h1.origin)}" in text
+    # Every map opened gets the input's voxel size and origin (whatever its model number).
+    assert len(re.findall(rf"volume #\S+ voxelSize {h1.voxel_size:g}\n", text)) == 3
+    origin = ",".join(f"{o:g}" for o in h1.origin)
+    assert len(re.findall(rf"volume #\S+ origin {origin}\n", text)) == 3
     # The colour range is the B map's 2-98 percentile inside the fitted mask.
     bfactor = read(tmp_path / "scene_bfactor.mrc").data
     low, high = np.percentile(bfactor[bfactor != 0], [2, 98])
-    assert f"range {low:.6g},{high:.6g}" in text
+    # (Both ends appear in the colouring command, whatever its syntax.)
+    assert f"{low:.6g}," in text and f"{high:.6g}," in text
     # A second run without --force refuses, since the scene exists.
     rc, out, err = run(["locbfactor", "--half1", d / "h1.mrc", "--half2", d / "h2.mrc",
                         "--mask", d / "mask.mrc", "--max-res", "4", "--chimerax", "-o", prefix,

@@ -10,20 +10,7 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from locspiral_em import core, figures  # noqa: E402
-
-
-def check_png(path, size):
-    """Exists, is ``size`` = (width, height) pixels, and shows something (not one colour)."""
-    import matplotlib.image as mpimg
-    assert os.path.exists(path)
-    image = mpimg.imread(path)
-    height, width = image.shape[:2]
-    assert (width, height) == size
-    rgb = image[..., :3]
-    assert rgb.std() > 0.02                       # not blank
-    assert len(np.unique(rgb.reshape(-1, 3), axis=0)) > 20   # more than a few flat colours
-    assert os.path.getsize(path) < 200_000
-    return image
+from locspiral_em.tests.scene_checks import check_png  # noqa: E402,F401  (used by others too)
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +97,46 @@ def test_central_slices(phantom, tmp_path):
     assert grey.mean() > 0.05
     with pytest.raises(ValueError):
         figures.central_slices(str(tmp_path / "x.png"), np.zeros((4, 4)))
+
+
+def off_centre_phantom():
+    """A ball of density in one corner of a 40^3 box: slices through the box centre miss it."""
+    zz, yy, xx = np.ogrid[:40, :40, :40]
+    centre = (9.0, 12.0, 28.0)
+    ball = (zz - centre[0]) ** 2 + (yy - centre[1]) ** 2 + (xx - centre[2]) ** 2 <= 6 ** 2
+    rng = np.random.default_rng(4)
+    volume = np.where(ball, 1.0, 0.0) + rng.normal(0, 0.05, ball.shape)
+    return volume.astype(np.float32), ball, centre
+
+
+def test_slice_center_is_the_molecule_centre():
+    volume, ball, centre = off_centre_phantom()
+    assert figures.slice_center(volume, ball) == tuple(int(c) for c in centre)
+    # From the density alone (no mask): the voxels above the solvent threshold.
+    assert figures.slice_center(volume) == tuple(int(c) for c in centre)
+    # Explicit indices are kept (clipped to the box); a boolean centre array is a mask.
+    assert figures.slice_center(volume, center=(3, 50, -2)) == (3, 39, 0)
+    assert figures.slice_center(volume, ball, center=np.roll(ball, 5, axis=0)) == (14, 12, 28)
+    # Nothing to centre on: the box centre.
+    assert figures.slice_center(np.zeros((6, 8, 10))) == (3, 4, 5)
+
+
+def colourful(image):
+    """Fraction of pixels with a saturated colour (viridis data, not grey, white or text)."""
+    rgb = image[..., :3]
+    return float(np.mean(rgb.max(axis=-1) - rgb.min(axis=-1) > 0.25))
+
+
+def test_central_slices_cut_through_the_molecule(tmp_path):
+    volume, ball, centre = off_centre_phantom()
+    values = np.where(ball, np.linspace(-120, -40, ball.size).reshape(ball.shape), 0)
+    png = figures.central_slices(str(tmp_path / "c.png"), values, "B", mask=ball)
+    boxed = figures.central_slices(str(tmp_path / "b.png"), values, "B", mask=ball,
+                                   center=(20, 20, 20))
+    # Through the box centre only the colour bar is coloured (all slices outside the
+    # mask); through the molecule's centre the three panels show data.
+    image, old = check_png(png, (1000, 360)), check_png(boxed, (1000, 360))
+    assert colourful(image) > colourful(old) + 0.03
 
 
 def test_maturity_bars(tmp_path):

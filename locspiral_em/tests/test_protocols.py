@@ -6,16 +6,34 @@ through the ``pyworkflow.plugin`` entry point. Inputs are phantoms written in th
 the core called directly on the same arrays (the protocol must reproduce it to ~1e-4),
 against the phantom's truth where it is known, and for the output grid (sampling rate,
 dimensions, origin, MRC header). Bad inputs must be refused by ``validate()`` before any run.
+
+Plain ``unittest`` (pyworkflow ``BaseTest``), no pytest: a stock Scipion has no pytest, and
+``scipion3 tests locspiral_em.tests.test_protocols`` loads this module with unittest. It also
+runs under ``python -m pytest`` (the root conftest.py sets up a throw-away Scipion
+environment) and under ``python -m unittest`` (``scipion_helpers`` then sets up the same
+environment itself); see ``scipion_helpers`` for running pyworkflow's own test runner.
 """
 import configparser
+import importlib.util
 import json
 import os
+import unittest
 
-import numpy as np
-import pytest
+# Without Scipion (a core-only install) the whole module is skipped, not an error. Only
+# looked up here, not imported: pyworkflow must not be imported before scipion_helpers.
+if importlib.util.find_spec("pwem") is None:  # pragma: no cover - depends on the install
+    raise unittest.SkipTest("Scipion (scipion-em) is not installed: pip install -e '.[scipion]'")
 
-pytest.importorskip("pwem")
+import numpy as np  # noqa: E402
 
+# scipion_helpers first: outside pytest and Scipion it sets the environment pyworkflow
+# reads when it is first imported.
+from locspiral_em.tests import scipion_helpers as helpers  # noqa: E402
+from locspiral_em.tests.scipion_helpers import (  # noqa: E402
+    SCIPION_SHIFTS, SIZE, VOXEL, LocSpiralTestBase, output_path, phantom, processed_map,
+    read_mrc)
+
+import pwem  # noqa: E402
 from pyworkflow import Config  # noqa: E402
 
 from locspiral_em import core  # noqa: E402
@@ -26,15 +44,17 @@ from locspiral_em.constants import (  # noqa: E402
 from locspiral_em.protocols import (  # noqa: E402
     LocSpiralProtBFactor, LocSpiralProtBSharpen, LocSpiralProtEnhance,
     LocSpiralProtMaturity, LocSpiralProtOccupancy)
-from locspiral_em.tests import scipion_helpers as helpers  # noqa: E402
-from locspiral_em.tests.scipion_helpers import (  # noqa: E402
-    SCIPION_SHIFTS, SIZE, VOXEL, LocSpiralTestBase, output_path, phantom, processed_map,
-    read_mrc)
 
 WORKERS = 2
 # float32 maps through different FFT thread counts: agreement to ~1e-6 relative is
 # expected; 1e-4 leaves room for summation order and still catches any real difference.
 RTOL = 1e-4
+
+
+def automatic_mask(volume, **kwargs):
+    """The protocols' default mask, as the core makes it (low-passed map, automatic
+    threshold, connected objects, dilation: ``core.auto_mask``)."""
+    return core.auto_mask(volume, VOXEL, workers=WORKERS, **kwargs)
 
 
 def assert_close_maps(actual, expected, rtol=RTOL):
@@ -107,24 +127,26 @@ class TestLocSpiralProtocols(LocSpiralTestBase, _OutputChecks):
 
     def test_locspiral_automatic_mask_and_max_res_from_fsc(self):
         prot = self.runProtocol(LocSpiralProtEnhance, inputVolume=self.volume)
-        mask = core.threshold_mask(self.avg)
+        auto = automatic_mask(self.avg)
+        mask = auto.mask
+        # The published defaults: noise quantile 0.9, band width 4.5 Fourier pixels.
         expected = core.locspiral(self.avg, mask, VOXEL, 25.0, self.fscRes, threshold=0.9,
                                   bw=4.5, workers=WORKERS)
         self.assertAlmostEqual(prot.maxResUsed.get(), self.fscRes, places=6)
         self.assertAlmostEqual(prot.fscResolution.get(), self.fscRes, places=6)
-        self.assertAlmostEqual(prot.maskThresholdUsed.get(), core.auto_threshold(self.avg),
-                               places=6)
+        self.assertAlmostEqual(prot.maskThresholdUsed.get(), auto.threshold, places=6)
         self.assertEqual(prot.maskVoxels.get(), int(mask.sum()))
         kmin = np.floor(VOXEL * SIZE / 25.0)
         kmax = np.floor(VOXEL * SIZE / self.fscRes)
         self.assertEqual(prot.numBands.get(), int(kmax - kmin))
 
+        # The mask first: a different mask would change every number below.
+        saved, _, _ = read_mrc(self.extra(prot, EXTRA_MASK))
+        np.testing.assert_array_equal(saved > 0.5, mask)
         enhanced = self.checkGrid(getattr(prot, OUT_ENHANCED), self.volume)
         quality = self.checkGrid(getattr(prot, OUT_QUALITY), self.volume)
         assert_close_maps(enhanced, expected.map)
         assert_close_maps(quality, expected.quality)
-        saved, _, _ = read_mrc(self.extra(prot, EXTRA_MASK))
-        np.testing.assert_array_equal(saved > 0.5, mask)
         # The enhanced map is positive and concentrated on the molecule.
         self.assertGreaterEqual(enhanced.min(), 0.0)
         inside = enhanced[self.ph.mask].mean()
@@ -149,8 +171,10 @@ class TestLocSpiralProtocols(LocSpiralTestBase, _OutputChecks):
     def test_locbfactor_with_imported_mask(self):
         prot = self.runProtocol(LocSpiralProtBFactor, inputVolume=self.volume,
                                 useMaskVolume=True, inputMask=self.maskObj, maxRes=3.0)
+        # Defaults: 10 bands, noise quantile 0.9, the core's default amplitude estimator
+        # and band width (bw None).
         expected = core.locbfactor(self.avg, self.ph.mask, VOXEL, 15.0, 3.0, num_points=10,
-                                   threshold=0.9, bw=4.8, workers=WORKERS)
+                                   threshold=0.9, workers=WORKERS)
         bfactor = self.checkGrid(getattr(prot, OUT_BFACTOR), self.volume)
         amplitude = self.checkGrid(getattr(prot, OUT_AMPLITUDE), self.volume)
         assert_close_maps(bfactor, expected.bfactor)
@@ -161,9 +185,10 @@ class TestLocSpiralProtocols(LocSpiralTestBase, _OutputChecks):
         self.assertAlmostEqual(prot.meanB.get(), inside.mean(), delta=RTOL * abs(inside.mean()))
         self.assertAlmostEqual(prot.sdB.get(), inside.std(ddof=1),
                                delta=RTOL * inside.std(ddof=1))
-        globalB = core.global_bfactor(self.avg, VOXEL, 10.0, 3.0, mask=self.ph.mask).bfactor
+        # The global Guinier B over the local fit's own range, inside the mask.
+        globalB = core.global_bfactor(self.avg, VOXEL, 15.0, 3.0, mask=self.ph.mask).bfactor
         self.assertAlmostEqual(prot.globalB.get(), globalB, delta=RTOL * abs(globalB))
-        self.assertEqual((prot.globalBMinRes.get(), prot.globalBMaxRes.get()), (10.0, 3.0))
+        self.assertEqual((prot.globalBMinRes.get(), prot.globalBMaxRes.get()), (15.0, 3.0))
 
         # Extra files for the viewers: the noise curve and the mask used.
         curve = np.loadtxt(self.extra(prot, EXTRA_NOISE_CURVE))
@@ -194,33 +219,46 @@ class TestLocSpiralProtocols(LocSpiralTestBase, _OutputChecks):
         self.assertIn(f"{prot.meanB.get():.1f}", methods)
 
     def test_locspiral_expert_options_reach_the_core(self):
-        """Reference spiral mode, no SNR weight, other threshold and band width."""
+        """Reference spiral mode, no SNR weight, other threshold and band width, and a
+        mask made with another threshold, low-pass and dilation."""
+        # A threshold below the automatic one (it applies to the low-passed map).
+        maskThreshold = round(0.8 * automatic_mask(self.avg).threshold, 6)
         prot = self.runProtocol(LocSpiralProtEnhance, inputVolume=self.volume, spiral=1,
                                 snrWeight=False, threshold=0.95, bw=4.0, minRes=20.0,
-                                maxRes=3.5, maskThreshold=0.05, maskMinVoxels=40)
-        mask = core.threshold_mask(self.avg, 0.05, 40)
+                                maxRes=3.5, maskThreshold=maskThreshold, maskLowpass=10.0,
+                                maskDilation=2.0)
+        mask = automatic_mask(self.avg, threshold=maskThreshold, lowpass=10.0,
+                              dilation=2.0).mask
+        self.assertNotEqual(int(mask.sum()), int(automatic_mask(self.avg).mask.sum()))
         expected = core.locspiral(self.avg, mask, VOXEL, 20.0, 3.5, threshold=0.95, bw=4.0,
                                   snr_weight=False, spiral="reference", workers=WORKERS)
         assert_close_maps(self.checkGrid(getattr(prot, OUT_ENHANCED), self.volume),
                           expected.map)
-        self.assertEqual(prot.maskThresholdUsed.get(), 0.05)
+        self.assertAlmostEqual(prot.maskThresholdUsed.get(), maskThreshold, places=9)
         self.assertEqual(prot.maskVoxels.get(), int(mask.sum()))
         self.assertIn("reference implementation", "\n".join(prot.methods()))
 
     def test_lococcupancy_half_occupied_domain_is_lower(self):
         prot = self.runProtocol(LocSpiralProtOccupancy, inputVolume=self.volume)
-        mask = core.threshold_mask(self.avg)
+        mask = automatic_mask(self.avg).mask
         expected = core.lococcupancy(self.avg, mask, VOXEL, 25.0, 10.0, quantile=0.25, bw=5.0,
                                      workers=WORKERS)
         occupancy = self.checkGrid(getattr(prot, OUT_OCCUPANCY), self.volume)
         assert_close_maps(occupancy, expected)
         self.assertEqual(prot.maxResUsed.get(), 10.0)  # LocOccupancy default, not the FSC
         self.assertTrue(0.0 <= occupancy.min() and occupancy.max() <= 1.0)
-        domainA, _, domainC = self.ph.domains
-        full = occupancy[domainA & mask].mean()
+        domainA, domainB, domainC = self.ph.domains
+        full = min(occupancy[domainA & mask].mean(), occupancy[domainB & mask].mean())
         half = occupancy[domainC & mask].mean()
         self.assertGreater(full, 0.8)
-        self.assertLess(half, full - 0.3)
+        # How far the half-occupied domain drops depends on the mask, since the occupancy
+        # level is the 0.25 amplitude quantile inside it: on this phantom the true mask
+        # itself reads domain C as ~0.9. What the default must give is the true mask's
+        # answer: C below both full domains, and within 0.1 of C with the true mask.
+        truth = core.lococcupancy(self.avg, self.ph.mask, VOXEL, 25.0, 10.0, quantile=0.25,
+                                  bw=5.0, workers=WORKERS)
+        self.assertLess(half, full)
+        self.assertLess(abs(half - truth[domainC & self.ph.mask].mean()), 0.1)
         self.checkBandLog(prot, "LocOccupancy band")
         self.checkInfo(prot, "occupancy")
 
@@ -243,7 +281,7 @@ class TestLocSpiralChain(LocSpiralTestBase, _OutputChecks):
     def test_chain(self):
         ph = phantom("mature")
         avg = processed_map(ph)
-        mask = core.threshold_mask(avg)
+        mask = automatic_mask(avg).mask
         fscRes = core.fsc(ph.half1, ph.half2, VOXEL).resolution
 
         # 1. LocBFactor, automatic mask and max resolution, fit over bands above noise.
@@ -434,31 +472,48 @@ class TestLocSpiralValidation(LocSpiralTestBase):
         np.testing.assert_array_equal(read.data, phantom("partial").map)
 
 
-def test_plugin_registration_and_menu():
-    """The plugin is found through its entry point, cites the paper, and protocols.conf
-    places each protocol in the intended 3D group."""
-    domain = Config.getDomain()
-    plugins = domain.getPlugins()
-    assert "locspiral_em" in plugins
-    assert "Kaur2021" in plugins["locspiral_em"]._bibtex
-    protocols = domain.getProtocols()
-    conf = configparser.ConfigParser()
-    conf.optionxform = str
-    path = os.path.join(os.path.dirname(plugins["locspiral_em"].__file__), "protocols.conf")
-    assert conf.read(path)
-    tree = json.loads(conf.get("PROTOCOLS", "Protocols SPA"))
-    placed = {}
-    for section in tree:
-        for group in section["children"]:
-            for item in group["children"]:
-                placed[item["value"]] = (section["text"], group["text"])
-    assert placed == {
-        "LocSpiralProtEnhance": ("3D", "Postprocess"),
-        "LocSpiralProtBSharpen": ("3D", "Postprocess"),
-        "LocSpiralProtBFactor": ("3D", "Analysis"),
-        "LocSpiralProtOccupancy": ("3D", "Analysis"),
-        "LocSpiralProtMaturity": ("3D", "Analysis"),
-    }
-    for name in placed:
-        assert name in protocols and not protocols[name].isBase()
-    assert protocols["LocSpiralProtBase"].isBase()
+class TestLocSpiralPlugin(unittest.TestCase):
+    """What Scipion sees of the plugin without running anything."""
+
+    def test_plugin_registration_and_menu(self):
+        """The plugin is found through its entry point, cites the paper, and protocols.conf
+        places each protocol in the intended 3D group."""
+        domain = Config.getDomain()
+        plugins = domain.getPlugins()
+        self.assertIn("locspiral_em", plugins)
+        module = plugins["locspiral_em"]
+        self.assertIn("Kaur2021", module._bibtex)
+        # The instance pyworkflow made of the lazily imported Plugin class (installp and
+        # the plugin manager call its _defineVariables/defineBinaries).
+        instance = module._pluginInstance
+        self.assertIsInstance(instance, pwem.Plugin)
+        self.assertEqual(instance.getName(), "locspiral_em")
+        self.assertEqual(instance.getUrl(), "https://github.com/scipion-em/scipion-em-locspiral")
+        self.assertEqual(instance.validateInstallation(), [])
+        self.assertEqual(os.path.realpath(instance.getPath()),
+                         os.path.realpath(os.path.dirname(module.__file__)))
+        protocols = domain.getProtocols()
+        conf = configparser.ConfigParser()
+        conf.optionxform = str
+        path = os.path.join(os.path.dirname(module.__file__), "protocols.conf")
+        self.assertTrue(conf.read(path), path)
+        tree = json.loads(conf.get("PROTOCOLS", "Protocols SPA"))
+        placed = {}
+        for section in tree:
+            for group in section["children"]:
+                for item in group["children"]:
+                    placed[item["value"]] = (section["text"], group["text"])
+        self.assertEqual(placed, {
+            "LocSpiralProtEnhance": ("3D", "Postprocess"),
+            "LocSpiralProtBSharpen": ("3D", "Postprocess"),
+            "LocSpiralProtLocSharpen": ("3D", "Postprocess"),
+            "LocSpiralProtBFactor": ("3D", "Analysis"),
+            "LocSpiralProtOccupancy": ("3D", "Analysis"),
+            "LocSpiralProtMaturity": ("3D", "Analysis"),
+        })
+        for name in placed:
+            self.assertIn(name, protocols)
+            self.assertFalse(protocols[name].isBase(), name)
+            # Each protocol points users to this plugin (its form's help link).
+            self.assertEqual(protocols[name].getUrl(), instance.getUrl())
+        self.assertTrue(protocols["LocSpiralProtBase"].isBase())

@@ -136,7 +136,8 @@ class LocSpiralViewerBase(pwviewer.ProtocolViewer):
 
     def readInputMask(self, data=None):
         """The mask the run was given, rebuilt as the protocol built it: the mask volume, or
-        the threshold mask of the analysed map at the threshold it recorded. (For
+        the automatic mask of the analysed map (the run layer's ``default_mask``) at the
+        threshold the run recorded, with the form's low-pass and dilation. (For
         LocBFactor's filtered fit, extra/mask.mrc is smaller: it leaves out unfittable
         voxels.) Falls back to extra/mask.mrc."""
         prot = self.protocol
@@ -145,8 +146,16 @@ class LocSpiralViewerBase(pwviewer.ProtocolViewer):
                 return self.readVolume(prot.inputMask.get()) > 0.5
             threshold = getattr(prot, ATTR_MASK_THRESHOLD).get()
             if threshold is not None:
+                from .. import run
                 data = self.readInputMap() if data is None else data
-                return core.threshold_mask(data, threshold, prot.maskMinVoxels.get())
+                kwargs = {}
+                for name, attr in (("lowpass", "maskLowpass"), ("dilation", "maskDilation")):
+                    value = getattr(prot, attr, None)
+                    if value is not None and value.get() is not None:
+                        kwargs[name] = float(value.get())
+                auto = run.default_mask(data, self._voxelSize(), threshold=float(threshold),
+                                        **kwargs)
+                return core.validate.as_mask(auto.mask, data.shape)
         except Exception:
             pass
         return self.readMask()
@@ -170,8 +179,11 @@ class LocSpiralViewerBase(pwviewer.ProtocolViewer):
     @staticmethod
     def _addLevelParam(form, name="surfaceLevel", label="Surface level"):
         form.addParam(name, params.FloatParam, allowsNull=True, label=label,
-                      help="Contour level of the surface. Empty: automatic, the level whose "
-                           "surface encloses as many voxels as the run's mask.")
+                      help="Contour level of the surface. Empty: automatic, from the map's "
+                           "own density inside the run's mask: the surface encloses the "
+                           "voxels holding 80% of that density, and lies at least 3 noise "
+                           "SDs above the solvent (so a loose mask does not put it in the "
+                           "noise). Small specks are hidden (ChimeraX 'surface dust').")
 
     @staticmethod
     def _addRangeParams(form, palette, what, lowDefault=None, highDefault=None):

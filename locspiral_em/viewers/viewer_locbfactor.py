@@ -63,6 +63,16 @@ class LocBFactorViewer(LocSpiralViewerBase):
     def _amplitude(self):
         return self.readVolume(self._output(OUT_AMPLITUDE))
 
+    def _estimator(self):
+        """The run's amplitude estimator as the core takes it (None: the core's default),
+        so that the plotted curves are the ones the run fitted."""
+        choice = getattr(self.protocol, "estimator", None)
+        if choice is None or choice.get() is None:
+            return None
+        from ..protocols.protocol_locbfactor import ESTIMATOR_CHOICES
+        name = ESTIMATOR_CHOICES[choice.get()]
+        return None if name == "default" else name
+
     def _percentiles(self):
         text = (self.guinierPercentiles.get() or "10 50 90").replace(",", " ")
         values = [float(v) for v in text.split()]
@@ -85,7 +95,8 @@ class LocBFactorViewer(LocSpiralViewerBase):
             self.volumePath(self._output(OUT_AMPLITUDE)), self._voxelSize(), self._origin(),
             level, self.palette.get() or cx.B_PALETTE, vmin, vmax,
             amplitude_range=cx.robust_range(amplitude, mask, self.percentileLow.get(),
-                                            self.percentileHigh.get()))
+                                            self.percentileHigh.get()),
+            mask=mask)  # B and A are 0 outside the fitted voxels: shown grey there
 
     def makeHistogram(self):
         from .. import figures
@@ -106,7 +117,8 @@ class LocBFactorViewer(LocSpiralViewerBase):
             prot.minRes.get(), maxRes, bfactor=self._bfactor(),
             percentiles=self._percentiles(), num_points=prot.numPoints.get(),
             threshold=prot.threshold.get(), bw=prot.bw.get(), filtered=prot.filteredFit.get(),
-            spiral=prot._spiral(), workers=prot._workers(), pick_mask=self.readMask())
+            spiral=prot._spiral(), workers=prot._workers(), pick_mask=self.readMask(),
+            estimator=self._estimator())
         return png
 
     def makeSlicesB(self):

@@ -49,7 +49,8 @@ class LocOccupancyViewer(LocSpiralViewerBase):
         return cx.occupancy_script(
             self.extraPath(SCRIPT), self.volumePath(inputVolume),
             self.volumePath(self._output(OUT_OCCUPANCY)), self._voxelSize(), self._origin(),
-            level, self.palette.get() or cx.OCCUPANCY_PALETTE, vmin, vmax)
+            level, self.palette.get() or cx.OCCUPANCY_PALETTE, vmin, vmax,
+            mask=mask)  # occupancy 0 outside the mask is no measurement: shown grey
 
     def makeSlices(self):
         from .. import figures

@@ -53,14 +53,15 @@ class _EnhancedMapViewer(LocSpiralViewerBase):
             self.volumePath(inputVolume), self._voxelSize(), self._origin(), levelResult,
             levelInput, quality=self.volumePath(quality),
             quality_palette=self.palette.get() or cx.QUALITY_PALETTE,
-            quality_range=qualityRange, title=f"{self.METHOD} {self.WHAT}")
+            quality_range=qualityRange, title=f"{self.METHOD} {self.WHAT}",
+            mask=mask)  # W outside the mask is no measurement: shown grey
 
     def makeSlicesMap(self):
         from .. import figures
         return figures.central_slices(self.extraPath(f"{self.PREFIX}_slices.png"),
                                       self.readVolume(self._output(self.OUTPUT)),
                                       f"{self.METHOD} {self.WHAT}", "gray",
-                                      label="noise SD units")
+                                      label="noise SD units", center=self.readMask())
 
     def makeSlicesQuality(self):
         from .. import figures
@@ -69,7 +70,7 @@ class _EnhancedMapViewer(LocSpiralViewerBase):
         vmin, vmax = self.colourRange(quality, mask)
         return figures.central_slices(self.extraPath(f"{self.PREFIX}_quality_slices.png"),
                                       quality, f"{self.METHOD} quality map W", "viridis",
-                                      vmin, vmax, label="W (noise SD units)")
+                                      vmin, vmax, label="W (noise SD units)", center=mask)
 
     # ---------------------------------------------------------------- views
     def _showChimera(self, param=None):

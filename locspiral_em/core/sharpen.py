@@ -1,0 +1,348 @@
+"""LocSharpen: local sharpening driven by the local B-factor and amplitude, with a local
+Wiener weight; and the global Guinier sharpening it is compared with.
+
+What the map should become. Where the map is blurred by a local B (sharpening sign, < 0),
+its band at ``x = 1/d^2`` carries the signal ``S(x, r) = a(r) exp(B(r) x / 4)`` plus noise of
+power ``P(x)``. The linear filter that brings it closest (least squares, hence best
+correlation) to the same structure with B-factor ``B_t`` (``target_b``) is, per band and
+voxel, the deblurring gain times the Wiener weight::
+
+    g(x, r) = exp(-(B(r) - B_t) (x - x_ref) / 4) * S^2 / (S^2 + P)
+
+The deblurring alone flattens the local Guinier curve (to slope ``B_t / 4``); the weight
+stops it where the band's signal sinks below the noise, which a per-voxel gain needs far
+more than a global one (exp(-B x / 4) reaches ~10^4 at 3 Å for B = -250 Å^2).
+``S^2 / (S^2 + P)`` uses the *fitted* signal power (LocBFactor's line ``A + B x / 4``), not
+the band's measured power: a single voxel's band power is a speckle-like random number and a
+weight made of it lets noise through at the gains above (tried: "spectral subtraction"
+``1 - P / m^2``, even with the true B map, gave correlation 0.01 in a B = 250 Å^2 domain,
+where the fitted-power weight gives 0.33).
+
+How it is computed. Gaussian shells of SD ``bw`` Fourier pixels every ``bw / 2`` from
+``2 bw`` below ``min_res`` to ``2 bw`` above ``max_res`` (:func:`band_centres`). Each band must
+be a real piece of the map for the gains to act on it, so the shells are turned into a
+partition of unity: the map is divided in Fourier space by ``R(q) = sum_i H_i(q)`` and
+low-passed at ``max_res`` before the band sweep, so that ``sum_i b_i`` is the low-passed map
+itself; each ``b_i`` is multiplied by its ``g_i`` and summed. Deblurring is relative to
+``x_ref = 1/min_res^2`` and is 1 below it, and the mean is kept, so the output stays on the
+input's intensity scale. One pass over the bands, O(1) volumes.
+
+The noise power ``P`` of each band is the solvent's mean band power (outside the mask, inside
+the box sphere, as the other methods' noise levels), so the map must not be solvent-masked;
+or, given the half maps, the band power of their half-difference (any map, masked or not).
+
+Measured (benchmarks/results_sharpening.md): on phantoms of 2-4 domains of B 40-250 Å^2 this
+correlates better with the unblurred atoms than global Guinier sharpening, LocSpiral and
+LocBSharpen in every domain; on the deposited, masked EMD-3488 map it does not.
+"""
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+import scipy.fft as sfft
+from scipy import ndimage
+
+from .bfactor import locbfactor
+from .errors import InputError
+from .filterbank import FilterBank, default_workers
+from .globalstats import global_bfactor
+from .noise import VoxelSample, noise_voxels
+from .validate import (as_mask, as_volume, as_voxel_size, check_resolutions, check_same_grid,
+                       prepare)
+
+WEIGHTS = ("wiener", "none")
+BFACTOR_MIN_RES = 15.0  # Å: where the Guinier regime of a protein map starts (paper, Methods)
+SMOOTH = 3.0            # Å: see locsharpen's docstring
+MASKED_SOLVENT = 0.2    # fraction of exactly-zero solvent voxels that means a masked map
+EDGE_FLOOR = 0.5        # the normalised-convolution weight where maps start fading outside
+
+
+class GlobalSharpened(NamedTuple):
+    """``map``: the globally sharpened map; ``bfactor``: the B used (Å^2, sharpening sign)."""
+    map: np.ndarray
+    bfactor: float
+
+
+class SharpenedMap(NamedTuple):
+    """Result of :func:`locsharpen`.
+
+    map : the sharpened map, on the input's intensity scale (mean kept, low resolution
+        unchanged where the signal is strong).
+    bfactor : the (smoothed) local B map that drove it (Å^2, sharpening sign); it fades to 0
+        over ``smooth`` Å outside ``mask``.
+    mask : the voxels where the local B was fitted.
+    """
+    map: np.ndarray
+    bfactor: np.ndarray
+    mask: np.ndarray
+
+
+def _s2(shape, voxel_size):
+    p = float(voxel_size)
+    return (sfft.fftfreq(shape[0], d=p)[:, None, None] ** 2
+            + sfft.fftfreq(shape[1], d=p)[None, :, None] ** 2
+            + sfft.rfftfreq(shape[2], d=p)[None, None, :] ** 2)
+
+
+def global_sharpen(volume, voxel_size, max_res, bfactor=None, mask=None, min_res=10.0,
+                   workers=None):
+    """Global Guinier sharpening: ``F exp(-B s^2 / 4)`` with a hard low-pass at ``max_res``.
+
+    ``bfactor=None`` fits it with :func:`global_bfactor` between ``min_res`` and ``max_res``
+    on the map times ``mask`` (if given): the usual Rosenthal-Henderson practice. B carries
+    the sharpening sign (negative boosts high frequencies). Returns :class:`GlobalSharpened`.
+    """
+    volume = as_volume(volume)
+    p = as_voxel_size(voxel_size)
+    max_res = float(max_res)
+    if max_res < 2 * p - 1e-6:
+        raise InputError(f"max resolution {max_res:g} Å is beyond Nyquist ({2 * p:g} Å)")
+    if bfactor is None:
+        if mask is not None:
+            mask = as_mask(mask, volume.shape)
+        bfactor = global_bfactor(volume, p, min_res, max_res, mask=mask,
+                                 workers=workers).bfactor
+    workers = default_workers(workers)
+    s2 = _s2(volume.shape, p)
+    spectrum = sfft.rfftn(volume, workers=workers)
+    spectrum *= (np.exp(-float(bfactor) * s2 / 4.0) * (s2 <= 1.0 / max_res ** 2)
+                 ).astype(np.float32)
+    out = sfft.irfftn(spectrum, s=volume.shape, workers=workers).astype(np.float32)
+    return GlobalSharpened(out, float(bfactor))
+
+
+def _spread(values, valid, sigma):
+    """Gaussian average of ``values`` over ``valid`` voxels (normalised convolution, SD
+    ``sigma`` voxels), fading to 0 outside: divided by max(weight, EDGE_FLOOR), so that inside
+    the mask it is a local mean and beyond its edge it decays smoothly instead of stopping."""
+    v = np.where(valid, values, 0).astype(np.float32)
+    if sigma <= 0:
+        return v
+    num = ndimage.gaussian_filter(v, sigma, mode="constant")
+    den = ndimage.gaussian_filter(valid.astype(np.float32), sigma, mode="constant")
+    np.maximum(den, np.float32(EDGE_FLOOR), out=den)
+    num /= den
+    return num
+
+
+def band_centres(kmin, kmax, bw):
+    """Centres of the sharpening bands (Fourier pixels): every ``bw / 2`` from ``2 bw`` below
+    ``kmin`` (not below 0) to ``2 bw`` above ``kmax``.
+
+    A band's gain is one number, so the gain a frequency ``q`` receives is the average of the
+    gains of the bands that cover it, weighted by their share of ``q``. Bands must therefore
+    surround every ``q`` of the range on both sides: a sweep that stops at ``kmax`` gives the
+    frequencies near ``kmax`` the gains of lower bands only (measured: with bands from kmin to
+    kmax only, a -100 Å^2 deblurring to 4 Å raised log|F| by 19 x 1/d^2 at 4.4 Å instead of
+    25 x 1/d^2; with these centres by 25-27 x). Dividing by ``R`` makes any spacing an exact
+    partition; ``bw / 2`` keeps the bands' shares of each ``q`` smooth, so the gains are
+    interpolated smoothly between bands, and needs fewer bands than 1-pixel steps for bw > 2.
+    """
+    lo = max(kmin - 2.0 * bw, 0.0)
+    hi = kmax + 2.0 * bw
+    count = int(np.ceil((hi - lo) / (0.5 * bw))) + 1
+    return np.linspace(lo, hi, count)
+
+
+def _half_grid_weights(shape):
+    """Weights that turn sums over the real-FFT half grid into full-grid sums."""
+    w = np.full(shape[2] // 2 + 1, 2.0, np.float32)
+    w[0] = 1.0
+    if shape[2] % 2 == 0:
+        w[-1] = 1.0
+    return w
+
+
+def _partition_volume(volume, bank, ks, max_res, workers, noise_spectrum=None):
+    """The map divided in Fourier space by ``R(q) = sum_i H_i(q)`` (``bank``'s own filters) and
+    low-passed at ``max_res``, so that the bands of the result sum to the low-passed map.
+
+    Also returns each partition band's energy ``sum_q (H_i / R)^2`` over the kept
+    frequencies: a signal of flat (white) spectrum has ``energy_i`` times the band power of
+    the unit-energy band ``H_i`` the local amplitudes are measured with; the map's mean;
+    and, if ``noise_spectrum`` (``|FFT(noise)|^2`` on the half grid) is given, each band's
+    mean noise power ``<m_i^2>``: by Parseval ``<b_i^2> = sum_q (H_i / R)^2 |D|^2 / N^2`` (N
+    voxels), and the Riesz components together carry as much power as ``b_i`` (sum_j
+    q_j^2 / |q|^2 = 1), so ``<m_i^2> = 2 <b_i^2>``.
+    """
+    shape = volume.shape
+    n = bank.n_ref
+    total = None
+    for k in ks:
+        h = bank.shell(k)
+        total = h if total is None else np.add(total, h, out=total)
+    q = np.sqrt((sfft.fftfreq(shape[0]) * n)[:, None, None] ** 2
+                + (sfft.fftfreq(shape[1]) * n)[None, :, None] ** 2
+                + (sfft.rfftfreq(shape[2]) * n)[None, None, :] ** 2).astype(np.float32)
+    keep = (q <= bank.voxel_size * n / max_res) & (total > 0)
+    q = None
+    factor = np.zeros(total.shape, np.float32)
+    np.divide(np.float32(1), total, out=factor, where=keep)
+    total = keep = None
+    weights = _half_grid_weights(shape)
+    energy = np.empty(len(ks))
+    noise = None if noise_spectrum is None else np.empty(len(ks))
+    for i, k in enumerate(ks):
+        h = bank.shell(k)
+        h *= factor
+        h *= h
+        energy[i] = float(h.reshape(-1, h.shape[-1]).sum(axis=0, dtype=np.float64) @ weights)
+        if noise is not None:
+            h *= noise_spectrum
+            noise[i] = 2.0 * float(h.reshape(-1, h.shape[-1]).sum(axis=0, dtype=np.float64)
+                                   @ weights) / float(volume.size) ** 2
+    h = None
+    spectrum = sfft.rfftn(volume, workers=workers)
+    mean = float(spectrum[0, 0, 0].real) / volume.size
+    spectrum *= factor
+    factor = None
+    out = sfft.irfftn(spectrum, s=shape, workers=workers).astype(np.float32)
+    return out, energy, mean, noise
+
+
+def locsharpen(volume, mask, voxel_size, min_res, max_res, threshold=0.9, bw=4.5,
+               bfactor=None, amplitude=None, target_b=0.0, bfactor_min_res=BFACTOR_MIN_RES,
+               num_points=10, filtered=True, smooth=SMOOTH, weight="wiener", half_maps=None,
+               spiral="riesz", workers=None, progress=None):
+    """Local sharpening: every band deblurred by its own local B toward ``target_b``, with a
+    local Wiener weight (see the module docstring).
+
+    Parameters
+    ----------
+    volume, mask : (nz, ny, nx) map (unsharpened, unmasked) and binary macromolecule mask.
+    voxel_size : Å.
+    min_res, max_res : Å, the band sweep (25 Å to the FSC resolution is typical); the output
+        is low-passed at ``max_res``.
+    threshold : noise quantile for LocBFactor's noise levels (its filtered fit). The band
+        noise power of the Wiener weight is the solvent's mean, not a quantile.
+    bw : band width (SD) of the sharpening bands, Fourier pixels (LocSpiral's 4.5); the
+        bands are ``bw / 2`` apart. Results change by <= 0.013 in correlation for 3 or 6
+        (benchmarks/results_sharpening.md).
+    bfactor, amplitude : local B (Å^2, sharpening sign) and log amplitude maps as
+        :func:`locbfactor` returns them with ``amplitude_at="intercept"`` (log of the band
+        amplitude times sqrt(N^3) at 1/d^2 = 0). None: computed here with
+        ``locbfactor(volume, mask, voxel_size, bfactor_min_res, max_res, num_points,
+        threshold, filtered=filtered)``. With ``weight="wiener"`` both or neither.
+    target_b : B the local Guinier curves are brought to (Å^2, sharpening sign); 0 flattens.
+    filtered : LocBFactor's noise-filtered fit (default): the plain fit keeps noise-floor
+        bands and reads a B = -250 region as about -127 (measured: 96^3 phantom, debiased
+        estimator of core/bfactor.py); the filtered fit reads about -200.
+    smooth : SD (Å) of the Gaussian average of the B and signal-power maps over the mask
+        before use; they also fade to 0 over this distance outside the mask. The per-voxel
+        fit is noisy and ``exp(-B x / 4)`` is steep in B (an error of 20 Å^2 is a factor 2.4
+        at 2.4 Å); 3 Å averages a few of the fit's own speckles and stays well below the
+        size of a domain. 0: use the maps as they are (0 outside the mask).
+    weight : "wiener" (default) or "none" (deblurring only: flattens the local Guinier
+        curve up to ``max_res`` whatever the noise; for diagnostics).
+    half_maps : optional (half1, half2), the unmasked half maps ``volume`` averages: the
+        Wiener weight's band noise power then comes from their difference's spectrum (the
+        whole box) instead of the solvent; needed when ``volume`` is solvent-masked.
+    spiral : only "riesz" (the original code has no such method).
+    workers, progress : FFT threads; callable(done, total, message).
+
+    Returns :class:`SharpenedMap` (map, bfactor, mask).
+    """
+    if spiral != "riesz":
+        raise InputError("locsharpen has no counterpart in the original code; use "
+                         "spiral='riesz'")
+    if weight not in WEIGHTS:
+        raise InputError(f"weight must be one of {WEIGHTS}, not {weight!r}")
+    volume, mask, min_res, max_res = prepare(volume, mask, voxel_size, min_res, max_res)
+    p = float(voxel_size)
+    if half_maps is not None:
+        if len(half_maps) != 2:
+            raise InputError("half_maps must be a pair (half1, half2)")
+        half1 = as_volume(half_maps[0], "half map 1")
+        half2 = as_volume(half_maps[1], "half map 2")
+        for name, half in (("half map 1", half1), ("half map 2", half2)):
+            check_same_grid(volume, half, "map", name)
+    if bfactor is None:
+        if amplitude is not None:
+            raise InputError("an amplitude map needs the B-factor map it was fitted with")
+        check_resolutions(p, bfactor_min_res, max_res, volume.shape)
+        fit = locbfactor(volume, mask, p, bfactor_min_res, max_res, num_points=num_points,
+                         threshold=threshold, filtered=filtered, workers=workers)
+        bmap, amp, valid = fit.bfactor, fit.amplitude, fit.mask
+        fit = None
+        if valid is None:
+            valid = mask
+    else:
+        bmap = as_volume(bfactor, "B-factor map")
+        if bmap.shape != volume.shape:
+            raise InputError(f"the B-factor map grid {bmap.shape} differs from the map grid "
+                             f"{volume.shape}")
+        amp = None if amplitude is None else as_volume(amplitude, "amplitude map")
+        if weight == "wiener" and amp is None:
+            raise InputError("weight='wiener' needs the amplitude map that goes with the "
+                             "B-factor map (locbfactor(...).amplitude), or neither")
+        valid = mask
+    sigma = float(smooth) / p
+    bmap = _spread(bmap, valid, sigma)
+    if amp is not None:
+        # Signal power at 1/d^2 = 0 in unit-energy band units, averaged as a power.
+        power0 = np.where(valid, 2.0 * amp - np.float32(np.log(volume.size)), -np.inf)
+        power0 = np.exp(power0.astype(np.float32))
+        power0 = _spread(power0, valid, sigma)
+    amp = None
+
+    workers = default_workers(workers)
+    sample = VoxelSample(noise_voxels(mask))
+    if weight == "wiener" and half_maps is None:
+        flat = float(np.mean(np.take(volume.ravel(), sample.index) == 0))
+        if flat > MASKED_SOLVENT:
+            warnings.warn(f"{100 * flat:.0f}% of the solvent voxels are exactly 0: the map "
+                          "looks solvent-masked, so the noise power is underestimated and "
+                          "the Wiener weight will hardly limit the sharpening; use the "
+                          "unmasked map (the average of the half maps)", stacklevel=2)
+    # A bank on an empty map of the same grid gives the filters (and pixels()) the band
+    # sweep will use; the map's own bank is built after the partition division.
+    shells = FilterBank(np.zeros(volume.shape, np.float32), p, bw, workers=workers)
+    kmin, kmax = shells.pixels(min_res), shells.pixels(max_res)
+    ks = band_centres(kmin, kmax, float(bw))
+    noise_spectrum = None
+    if half_maps is not None:
+        # The noise of the average map, (n1 + n2) / 2, has the power of (h1 - h2) / 2.
+        noise_spectrum = np.abs(sfft.rfftn((half1 - half2) * np.float32(0.5),
+                                           workers=workers)) ** 2
+        half1 = half2 = None
+    parted, energy, mean, band_noise = _partition_volume(volume, shells, ks, max_res, workers,
+                                                         noise_spectrum)
+    noise_spectrum = None
+    shells = None
+    bank = FilterBank(parted, p, bw, workers=workers)
+    parted = None
+    xs = np.array([bank.frequency_squared(k) for k in ks])
+    # Deblurring is relative to min_res and stops below it: the low resolutions, where the
+    # Guinier law does not hold, keep the input's scale.
+    x_ref = float(bank.frequency_squared(kmin))
+
+    acc = np.zeros(volume.shape, np.float32)
+    gain = np.empty(volume.shape, np.float32)
+    signal = np.empty(volume.shape, np.float32) if weight == "wiener" else None
+    for i, band in enumerate(bank.sweep(ks, progress, "LocSharpen band")):
+        if energy[i] <= 0:
+            continue           # a band wholly beyond max_res: nothing of the map is left in it
+        b, m = band.b, band.m
+        np.subtract(bmap, np.float32(target_b), out=gain)
+        gain *= np.float32(-max(xs[i] - x_ref, 0.0) / 4.0)
+        np.exp(gain, out=gain)
+        if weight == "wiener":
+            if band_noise is not None:
+                noise = float(band_noise[i])
+            else:
+                # The solvent's mean band power: the noise power of this partition band.
+                noise = float(np.mean(np.square(np.take(m.ravel(), sample.index),
+                                                dtype=np.float64)))
+            # Fitted signal power in this band's units: S0 exp(B x / 2) energy_i.
+            np.multiply(bmap, np.float32(xs[i] / 2.0), out=signal)
+            signal += np.float32(np.log(energy[i]))
+            np.exp(signal, out=signal)
+            signal *= power0
+            np.add(signal, np.float32(noise), out=m)          # m is free: S^2 + P
+            np.divide(signal, m, out=signal, where=m > 0)   # S = P = 0 leaves 0
+            gain *= signal
+        b *= gain
+        acc += b
+    band = b = m = bank = gain = signal = None
+    acc += np.float32(mean)
+    return SharpenedMap(acc, bmap, valid)
