@@ -184,7 +184,8 @@ def _add_mask(p):
                    help="automatic mask: low-pass resolution in Å before thresholding "
                         f"(default {D.MASK_LOWPASS:g})")
     p.add_argument("--mask-dilation", type=float, default=None,
-                   help="automatic mask: dilation in Å (default: the core's)")
+                   help="automatic mask: dilation in Å after thresholding "
+                        f"(default {D.MASK_DILATION:g})")
 
 
 def _add_io(p, method, threshold=True, noise_help=None, bw_help=None):

@@ -12,8 +12,8 @@ OUT_QUALITY = "qualityMap"            # LocSpiral and LocBSharpen (W map)
 OUT_BFACTOR = "bfactorMap"            # LocBFactor, Å^2 (B for sharpening, negative = decay)
 OUT_AMPLITUDE = "amplitudeMap"        # LocBFactor, A map (log amplitude)
 OUT_OCCUPANCY = "occupancyMap"        # LocOccupancy, 0..1
-OUT_LOCSHARPEN = "outputVolume"       # LocSharpen: the locally sharpened map
-OUT_LOCSHARPEN_BFACTOR = "outputBFactor"  # LocSharpen: the smoothed local B map used (Å^2)
+OUT_LOCSHARPEN = "sharpenedMap"       # LocSharpen: the locally sharpened map
+OUT_LOCSHARPEN_BFACTOR = "bfactorMap"  # LocSharpen: the smoothed local B map used (Å^2)
 OUT_MATURITY_OCCUPANCY = "occupancyMaps"   # maturity: SetOfVolumes, one per immature map
 OUT_MATURITY_MISSING = "missingMaps"       # maturity: SetOfVolumes, one per immature map
 

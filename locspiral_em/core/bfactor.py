@@ -45,9 +45,15 @@ from typing import NamedTuple, Optional
 import numpy as np
 import scipy.fft as sfft
 
+try:  # the kernels behind scipy.fft's real transforms, which accept an output array
+    from scipy.fft._pocketfft.pypocketfft import c2r as _c2r, r2c as _r2c
+except ImportError:  # other scipy layouts: rfftn and irfftn, with their temporaries
+    _c2r = _r2c = None
+
+from . import defaults as D
 from .errors import InputError
 from .filterbank import FilterBank, default_workers, sweep_frequencies
-from .noise import VoxelSample, noise_voxels
+from .noise import VoxelSample, fast_quantile, noise_voxels
 from .validate import prepare
 
 AMPLITUDE_AT = ("intercept", "lowest")
@@ -79,12 +85,12 @@ class LocalBFactor(NamedTuple):
     mask: Optional[np.ndarray] = None
 
 
-def _log_amplitude(band, q, size):
-    """y = log(C m sqrt(N^3)) with C = m/(m+q), computed in the band's own arrays (the band
-    map ``b`` is not needed here, so it holds m + q): no volume is allocated per band.
-    Voxels where m = 0 get log of the smallest float32 instead of -inf."""
-    denom = np.add(band.m, np.float32(q), out=band.b)
-    y = band.m
+def _log_amplitude(band, q, size, lo, hi):
+    """Slab ``[lo, hi)`` of y = log(C m sqrt(N^3)) with C = m/(m+q), computed in the band's
+    own arrays (the band map ``b`` is not needed here, so it holds m + q): no volume is
+    allocated per band. Voxels where m = 0 get log of the smallest float32 instead of -inf."""
+    denom = np.add(band.m[lo:hi], np.float32(q), out=band.b[lo:hi])
+    y = band.m[lo:hi]
     y *= y
     y /= denom
     y *= np.float32(np.sqrt(size))
@@ -144,6 +150,10 @@ class _Sweep:
         self.ks = ks
         self.xs = np.array([self.bank.frequency_squared(k) for k in ks])
         self.workers = default_workers(workers)
+        # Per-voxel work runs slab by slab in the bank's threads (filterbank.Slabs); kept
+        # apart from the bank so that the final fit can use them after release().
+        self.slabs = self.bank.slabs
+        self._spectrum = None     # the power's transform (debiased), reused band after band
         if estimator == "debiased":
             self._noise_power = self._solvent_band_power(volume, noise, ks)
             # Gaussian smoothing of SD sigma (Å) as three 1-D transfer factors on the real-FFT
@@ -193,47 +203,88 @@ class _Sweep:
         return np.array(out)
 
     def _smoothed_power(self, band):
-        """Smoothed m^2, written into ``band.m``."""
+        """Smoothed m^2, written into ``band.m``.
+
+        The same transforms as ``rfftn`` and ``irfftn`` (bit for bit), but the power's
+        transform lives in one half-grid buffer kept for the whole sweep and the inverse
+        writes into ``band.m``: no fresh volumes (and their page faults) per band."""
         power = band.m
-        power *= power
-        spectrum = sfft.rfftn(power, workers=self.workers)
-        for factor in self._transfer:
-            spectrum *= factor
-        power[...] = sfft.irfftn(spectrum, s=power.shape, workers=self.workers,
-                                 overwrite_x=True)
+        self.slabs.map(lambda lo, hi: np.multiply(power[lo:hi], power[lo:hi],
+                                                  out=power[lo:hi]))
+        if _r2c is None:
+            spectrum = sfft.rfftn(power, workers=self.workers)
+        else:
+            if self._spectrum is None:
+                nz, ny, nx = power.shape
+                self._spectrum = np.empty((nz, ny, nx // 2 + 1), np.complex64)
+            spectrum = _r2c(power, (0, 1, 2), True, 0, self._spectrum, self.workers)
+        tz, ty, tx = self._transfer
+
+        def smooth(lo, hi):   # the three factors in one pass, in the order of rfftn's axes
+            s = spectrum[lo:hi]
+            s *= tz[lo:hi]
+            s *= ty
+            s *= tx
+        self.slabs.map(smooth)
+        if _c2r is None:
+            power[...] = sfft.irfftn(spectrum, s=power.shape, workers=self.workers,
+                                     overwrite_x=True)
+        else:   # irfftn's own call (2: divide by N^3), with the output array given
+            _c2r(spectrum, (0, 1, 2), power.shape[2], False, 2, power, self.workers)
         return power
 
-    def bands(self, progress=None, label="LocBFactor band"):
+    def bands(self, progress=None, label="LocBFactor band", consume=None):
         """Yield ``(y, n)`` per band: the log-amplitude volume (the band's own array,
-        overwritten by the next band) and the noise level in the same units."""
+        overwritten by the next band) and the noise level in the same units.
+
+        ``consume(i, n, y_slab, lo, hi)``, when given, is called on each axis-0 slab of
+        ``y`` in the bank's threads as soon as the slab is made (while it is in cache); it
+        may overwrite the slab, and the yielded ``y`` then holds what it left there."""
         log_scale = 0.5 * np.log(self.size)      # the sqrt(N^3) of the published y
         for i, band in enumerate(self.bank.sweep(self.ks, progress, label)):
             if self.estimator == "published":
                 q = self.sample.quantile(band.m, self.threshold)
-                yield _log_amplitude(band, q, self.size), np.log(q * np.sqrt(self.size))
+                level = np.log(q * np.sqrt(self.size))
+
+                def work(lo, hi, band=band, q=q, level=level, i=i):
+                    y = _log_amplitude(band, q, self.size, lo, hi)
+                    if consume is not None:
+                        consume(i, level, y, lo, hi)
+                self.slabs.map(work)
+                yield band.m, level
                 continue
             power = self._smoothed_power(band)
             values = np.take(power.ravel(), self.sample.index)
             mu = self._noise_power[i]
             # The gate: the solvent's threshold quantile of the smoothed power, rescaled so
             # that its distribution has the noise's mean (the particle's spread-out power
-            # lifts both alike; for pure noise the factor is 1).
-            q = float(np.quantile(values, self.threshold, method="hazen"))
+            # lifts both alike; for pure noise the factor is 1). fast_quantile is
+            # np.quantile(method="hazen") to the bit (this estimator is riesz-only).
+            q = fast_quantile(values, self.threshold)
             q *= mu / max(float(values.mean(dtype=np.float64)), np.finfo(np.float64).tiny)
             floor = POWER_FLOOR * mu if mu > 0 else np.finfo(np.float32).tiny
-            power -= np.float32(mu)
-            np.maximum(power, np.float32(floor), out=power)
-            np.log(power, out=power)
-            power *= np.float32(0.5)
-            power += np.float32(log_scale)
-            yield power, 0.5 * np.log(max(q - mu, floor)) + log_scale
+            level = 0.5 * np.log(max(q - mu, floor)) + log_scale
+            values = None
+
+            def work(lo, hi, power=power, mu=mu, floor=floor, level=level, i=i):
+                y = power[lo:hi]
+                y -= np.float32(mu)
+                np.maximum(y, np.float32(floor), out=y)
+                np.log(y, out=y)
+                y *= np.float32(0.5)
+                y += np.float32(log_scale)
+                if consume is not None:
+                    consume(i, level, y, lo, hi)
+            self.slabs.map(work)
+            yield power, level
 
     def release(self):
-        self.bank = None
+        self.bank = self._spectrum = None
 
 
-def locbfactor(volume, mask, voxel_size, min_res, max_res, num_points=10, threshold=0.9,
-               bw=None, filtered=False, amplitude_at="intercept", spiral="riesz",
+def locbfactor(volume, mask, voxel_size, min_res, max_res, num_points=D.NUM_POINTS,
+               threshold=D.NOISE_QUANTILE, bw=None, filtered=D.FILTERED_FIT,
+               amplitude_at=D.AMPLITUDE_AT, spiral=D.SPIRAL,
                workers=None, progress=None, estimator=None, bw_units=None):
     """Local B-factor (for sharpening, Å^2) and amplitude maps.
 
@@ -274,50 +325,65 @@ def locbfactor(volume, mask, voxel_size, min_res, max_res, num_points=10, thresh
         sum_x = np.zeros(shape, np.float32)
         sum_xx = np.zeros(shape, np.float32)
     noise_levels = np.empty(len(xs))
-    for i, (y, level) in enumerate(run.bands(progress, "LocBFactor band")):
-        noise_levels[i] = level
+
+    def accumulate(i, level, y, lo, hi):
+        # One slab of the band's sums, while the slab of y is in cache (see _Sweep.bands).
         if filtered:
-            use = y > np.float32(noise_levels[i])
+            use = y > np.float32(level)
             y *= use
-            count += use
-            used_x = np.multiply(use, xc[i], out=run.bank.scratch())
-            sum_x += used_x
+            count[lo:hi] += use
+            used_x = np.multiply(use, xc[i], out=np.empty(y.shape, np.float32))
+            sum_x[lo:hi] += used_x
             used_x *= xc[i]
-            sum_xx += used_x
-        sum_y += y
+            sum_xx[lo:hi] += used_x
+        sum_y[lo:hi] += y
         y *= xc[i]
-        sum_xy += y
-    y = used_x = None
+        sum_xy[lo:hi] += y
+
+    for i, (_, level) in enumerate(run.bands(progress, "LocBFactor band", accumulate)):
+        noise_levels[i] = level
+    slabs = run.slabs
     run.release()  # free the band and the filter bank before the final arithmetic
 
-    # The least-squares solution, in place in the sums: slope ends in sum_xy, the intercept
-    # at the centred abscissa in sum_y.
-    slope, intercept = sum_xy, sum_y
-    if filtered:
-        # slope = (n Sxy - Sx Sy) / (n Sxx - Sx^2), intercept = (Sy - slope Sx) / n
-        t = sum_x * sum_x
-        denom = np.multiply(sum_xx, count, out=sum_xx)
-        denom -= t
-        valid = (count >= 2) & (denom > 0)
-        slope *= count
-        slope -= np.multiply(sum_x, sum_y, out=t)
-        np.divide(slope, denom, out=slope, where=valid)
-        intercept -= np.multiply(slope, sum_x, out=t)
-        np.divide(intercept, count, out=intercept, where=valid)
-        t = denom = sum_x = sum_xx = None
-        mask = mask & valid
-    else:
-        # The centred x sum to 0, so the normal equations decouple.
-        slope /= np.float32(np.sum(xc.astype(np.float64) ** 2))
-        intercept /= np.float32(len(xs))
+    # The least-squares solution, in place in the sums (slab by slab in the bank's threads):
+    # slope ends in sum_xy, the intercept at the centred abscissa in sum_y.
+    fitted = np.empty(shape, bool) if filtered else mask
     # Back from centred x to the requested abscissa.
     x_at = 0.0 if amplitude_at == "intercept" else xs[0]
-    amplitude = intercept
-    amplitude += slope * np.float32(x_at - x_mean)
-    bfactor = slope
-    bfactor *= np.float32(4.0)
-    bfactor[~mask] = 0
-    amplitude[~mask] = 0
+    shift = np.float32(x_at - x_mean)
+    # The centred x sum to 0, so without filtering the normal equations decouple.
+    sxx = np.float32(np.sum(xc.astype(np.float64) ** 2))
+    points = np.float32(len(xs))
+
+    def solve(lo, hi):
+        slope, intercept = sum_xy[lo:hi], sum_y[lo:hi]
+        if filtered:
+            # slope = (n Sxy - Sx Sy) / (n Sxx - Sx^2), intercept = (Sy - slope Sx) / n
+            n, sx = count[lo:hi], sum_x[lo:hi]
+            t = sx * sx
+            denom = np.multiply(sum_xx[lo:hi], n, out=sum_xx[lo:hi])
+            denom -= t
+            valid = (n >= 2) & (denom > 0)
+            slope *= n
+            slope -= np.multiply(sx, intercept, out=t)
+            np.divide(slope, denom, out=slope, where=valid)
+            intercept -= np.multiply(slope, sx, out=t)
+            np.divide(intercept, n, out=intercept, where=valid)
+            inside = np.logical_and(mask[lo:hi], valid, out=fitted[lo:hi])
+        else:
+            slope /= sxx
+            intercept /= points
+            inside = mask[lo:hi]
+        amplitude = intercept
+        amplitude += slope * shift
+        bfactor = slope
+        bfactor *= np.float32(4.0)
+        outside = ~inside
+        np.copyto(bfactor, 0, where=outside)
+        np.copyto(amplitude, 0, where=outside)
+    slabs.map(solve)
+    count = sum_x = sum_xx = None
+    bfactor, amplitude, mask = sum_xy, sum_y, fitted
     return LocalBFactor(bfactor, amplitude, noise_levels, xs, mask)
 
 
@@ -329,8 +395,9 @@ class GuinierProfiles(NamedTuple):
     voxels: np.ndarray
 
 
-def guinier_profiles(volume, mask, voxel_size, min_res, max_res, voxels, num_points=10,
-                     threshold=0.9, bw=None, spiral="riesz", workers=None, progress=None,
+def guinier_profiles(volume, mask, voxel_size, min_res, max_res, voxels,
+                     num_points=D.NUM_POINTS, threshold=D.NOISE_QUANTILE, bw=None,
+                     spiral=D.SPIRAL, workers=None, progress=None,
                      estimator=None, bw_units=None):
     """The ``y_i`` of :func:`locbfactor` at a few voxels ``(z, y, x)``, for local Guinier plots.
 

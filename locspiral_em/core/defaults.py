@@ -31,6 +31,7 @@ SHARPEN_FILTERED = True      # LocSharpen's local B fit: only bands above the no
 
 # Automatic mask (Relion-style: low-pass, threshold, connected objects, dilation).
 MASK_LOWPASS = 15.0          # Å
+MASK_DILATION = 3.0          # Å
 
 
 # Global Guinier B beside the local mean: over the same range as LocBFactor's fit

@@ -12,6 +12,7 @@ import numpy as np
 import scipy.fft as sfft
 from scipy import ndimage
 
+from . import defaults as D
 from .errors import InputError
 from .filterbank import default_workers
 from .noise import box_sphere
@@ -51,8 +52,9 @@ def threshold_mask(volume, threshold=None, min_voxels=MIN_OBJECT_VOXELS):
     return mask
 
 
-DEFAULT_LOWPASS = 15.0  # Å, as users pass to relion_mask_create --lowpass
-DEFAULT_DILATION = 3.0  # Å: the "extend by a few pixels" of Relion masks, without soft edge
+DEFAULT_LOWPASS = D.MASK_LOWPASS  # Å, as users pass to relion_mask_create --lowpass
+# Å: the "extend by a few pixels" of Relion masks, without the soft edge
+DEFAULT_DILATION = D.MASK_DILATION
 # The automatic threshold is the higher of two levels on the low-passed map:
 # - NOISE_SIGMAS robust SDs above the solvent. After a 15 Å low-pass a 400^3 box at 1 Å
 #   holds ~2e5 independent noise blobs; at 5 SD (one-sided p = 3e-7) fewer than one reaches

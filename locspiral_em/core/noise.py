@@ -1,4 +1,6 @@
 """Noise statistics: which voxels are solvent noise, and their per-band amplitude levels."""
+import math
+
 import numpy as np
 
 from .errors import InputError
@@ -33,24 +35,39 @@ def _order_statistics(values, i):
         j = i - below
         if 0 <= j and j + 1 < inside.size:
             inside.partition([j, j + 1])
-            return float(inside[j]), float(inside[j + 1])
+            return inside[j], inside[j + 1]
     part = np.partition(values, [i, i + 1])
-    return float(part[i]), float(part[i + 1])
+    return part[i], part[i + 1]
+
+
+_WEAK_FLOATS = int(np.__version__.split(".")[0]) >= 2   # NEP 50 promotion rules
 
 
 def fast_quantile(values, q):
-    """:func:`quantile` (hazen) from two order statistics found without a full partial sort;
-    the interpolation is in float64, so it may differ from numpy's in the last bit."""
+    """:func:`quantile` (hazen) from two order statistics found without a full partial sort.
+
+    The index and the interpolation repeat numpy's own arithmetic (``_quantile`` and
+    ``_lerp``, whose float32/float64 promotion differs between numpy 1 and 2), so the value
+    is numpy's to the bit: a noise level that moved by one ulp could flip the significance
+    gate of a voxel lying exactly on it.
+    """
     values = np.asarray(values).ravel()
     n = values.size
-    v = n * float(q) - 0.5          # hazen: p_k = (k - 0.5)/n, k 1-based
-    if n == 1 or v <= 0:
+    q = float(q)
+    v = n * q + (0.5 + q * (1 - 0.5 - 0.5)) - 1   # hazen: alpha = beta = 1/2
+    if v < 0:
         return float(values.min())
     if v >= n - 1:
         return float(values.max())
-    i = int(np.floor(v))
+    i = math.floor(v)
     low, high = _order_statistics(values, i)
-    return low + (high - low) * (v - i)
+    gamma = v - i                                  # a Python float, as numpy's
+    # numpy 2 passes a float q's weight as a Python float (computed in the values' dtype);
+    # numpy 1 as a 0-d float64 array (computed in float64).
+    t = gamma if _WEAK_FLOATS else np.asarray(gamma)
+    diff = high - low
+    result = low + diff * t if gamma < 0.5 else high - diff * (1 - t)
+    return float(result)
 
 
 def box_sphere(shape, spiral="riesz"):

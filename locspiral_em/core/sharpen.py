@@ -42,6 +42,7 @@ import numpy as np
 import scipy.fft as sfft
 from scipy import ndimage
 
+from . import defaults as D
 from .bfactor import locbfactor
 from .errors import InputError
 from .filterbank import FilterBank, default_workers
@@ -51,8 +52,8 @@ from .validate import (as_mask, as_volume, as_voxel_size, check_resolutions, che
                        prepare)
 
 WEIGHTS = ("wiener", "none")
-BFACTOR_MIN_RES = 15.0  # Å: where the Guinier regime of a protein map starts (paper, Methods)
-SMOOTH = 3.0            # Å: see locsharpen's docstring
+BFACTOR_MIN_RES = D.BFACTOR_MIN_RES  # Å: the Guinier regime of a protein map starts (paper)
+SMOOTH = D.SHARPEN_SMOOTH  # Å: see locsharpen's docstring
 MASKED_SOLVENT = 0.2    # fraction of exactly-zero solvent voxels that means a masked map
 EDGE_FLOOR = 0.5        # the normalised-convolution weight where maps start fading outside
 
@@ -200,10 +201,11 @@ def _partition_volume(volume, bank, ks, max_res, workers, noise_spectrum=None):
     return out, energy, mean, noise
 
 
-def locsharpen(volume, mask, voxel_size, min_res, max_res, threshold=0.9, bw=4.5,
-               bfactor=None, amplitude=None, target_b=0.0, bfactor_min_res=BFACTOR_MIN_RES,
-               num_points=10, filtered=True, smooth=SMOOTH, weight="wiener", half_maps=None,
-               spiral="riesz", workers=None, progress=None):
+def locsharpen(volume, mask, voxel_size, min_res, max_res, threshold=D.NOISE_QUANTILE,
+               bw=D.DEFAULTS["locsharpen"].bw, bfactor=None, amplitude=None,
+               target_b=D.TARGET_B, bfactor_min_res=BFACTOR_MIN_RES, num_points=D.NUM_POINTS,
+               filtered=D.SHARPEN_FILTERED, smooth=SMOOTH, weight="wiener", half_maps=None,
+               spiral=D.SPIRAL, workers=None, progress=None):
     """Local sharpening: every band deblurred by its own local B toward ``target_b``, with a
     local Wiener weight (see the module docstring).
 

@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+import pyworkflow as pw
 import pyworkflow.object as pwobj
 import pyworkflow.protocol.params as params
 from pwem.objects import Volume
@@ -19,7 +20,9 @@ from pwem.protocols import ProtAnalysis3D
 
 from .. import __version__, core
 from .. import run as run_layer
-from ..constants import (ATTR_FSC_RES, ATTR_MASK_BOX_FRACTION, ATTR_MASK_THRESHOLD,
+from ..constants import (ATTR_FSC_RES, ATTR_GLOBAL_B, ATTR_GLOBAL_B_MAX_RES,
+                         ATTR_GLOBAL_B_MIN_RES, ATTR_MEAN_B, ATTR_SD_B,
+                         ATTR_MASK_BOX_FRACTION, ATTR_MASK_THRESHOLD,
                          ATTR_MASK_VOLUME, ATTR_MASK_VOXELS, ATTR_MAX_RES, ATTR_NUM_BANDS,
                          EXTRA_MASK, EXTRA_RESULTS, EXTRA_SUMMARY, SPIRAL_CHOICES,
                          SPIRAL_RIESZ)
@@ -97,6 +100,7 @@ class LocSpiralProtBase(ProtAnalysis3D):
     used, extra/summary.json (the run's JSON summary) and extra/results.json (the numbers
     stored on the protocol)."""
 
+    _devStatus = pw.BETA          # the GUI marks the protocols as beta
     METHOD = "locspiral"          # key of locspiral_em.core.defaults
     USES_NOISE_THRESHOLD = True   # LocOccupancy and the maturity index use a quantile instead
     INPUT_LABEL = "Input map"
@@ -370,6 +374,26 @@ class LocSpiralProtBase(ProtAnalysis3D):
         volume.setSamplingRate(like.getSamplingRate())
         volume.setOrigin(like.getOrigin(force=True).clone())
         return volume
+
+    # The local-B protocols (LocBFactor, LocSharpen) store and report the same numbers.
+    B_RESULT_ATTRS = (ATTR_MEAN_B, ATTR_SD_B, ATTR_GLOBAL_B, ATTR_GLOBAL_B_MIN_RES,
+                      ATTR_GLOBAL_B_MAX_RES)
+
+    def _storeResultAttrs(self, results, names):
+        """Copy the run's numbers into the protocol's stored attributes."""
+        for name in names:
+            attr = getattr(self, name)
+            attr.set(results.get(name))
+            self._store(attr)
+
+    def _globalBLine(self, what="Global Guinier B"):
+        """The summary line of the global Guinier B over the local fit's range, or None."""
+        globalB = getattr(self, ATTR_GLOBAL_B).get()
+        if globalB is None:
+            return None
+        return (f"{what} over {getattr(self, ATTR_GLOBAL_B_MIN_RES).get():g}-"
+                f"{getattr(self, ATTR_GLOBAL_B_MAX_RES).get():.2f} Å in the mask "
+                f"(the local fit's range): {globalB:.2f} Å^2")
 
     def _defineVolumeOutputs(self, names):
         """Define one output Volume per (output name, file under extra), linked to the

@@ -86,11 +86,7 @@ class LocSpiralProtBFactor(LocSpiralProtBase):
                 ATTR_GLOBAL_B_MAX_RES: high}
 
     def _createOutputs(self, results):
-        for name in (ATTR_MEAN_B, ATTR_SD_B, ATTR_GLOBAL_B, ATTR_GLOBAL_B_MIN_RES,
-                     ATTR_GLOBAL_B_MAX_RES):
-            attr = getattr(self, name)
-            attr.set(results.get(name))
-            self._store(attr)
+        self._storeResultAttrs(results, self.B_RESULT_ATTRS)
         self._defineVolumeOutputs([(OUT_BFACTOR, FILE_BFACTOR),
                                    (OUT_AMPLITUDE, FILE_AMPLITUDE)])
 
@@ -98,12 +94,9 @@ class LocSpiralProtBFactor(LocSpiralProtBase):
         lines = [f"Local B-factor for sharpening inside the mask: mean "
                  f"{getattr(self, ATTR_MEAN_B).get():.2f} Å^2, SD "
                  f"{getattr(self, ATTR_SD_B).get():.2f} Å^2"]
-        globalB = getattr(self, ATTR_GLOBAL_B).get()
-        if globalB is not None:
-            lines.append(f"Global Guinier B over "
-                         f"{getattr(self, ATTR_GLOBAL_B_MIN_RES).get():g}-"
-                         f"{getattr(self, ATTR_GLOBAL_B_MAX_RES).get():.2f} Å in the mask "
-                         f"(the local fit's range): {globalB:.2f} Å^2")
+        globalLine = self._globalBLine("Global Guinier B")
+        if globalLine:
+            lines.append(globalLine)
         lines.append(f"Outputs: *{OUT_BFACTOR}* (B, Å^2, 0 outside the mask) and "
                      f"*{OUT_AMPLITUDE}* (log amplitude at the "
                      f"{AMPLITUDE_CHOICES[self.amplitudeAt.get()]}); noise levels in "

@@ -119,11 +119,7 @@ class LocSpiralProtLocSharpen(LocSpiralProtBase):
                 "noiseFrom": summary["parameters"]["noise_from"]}
 
     def _createOutputs(self, results):
-        for name in (ATTR_MEAN_B, ATTR_SD_B, ATTR_GLOBAL_B, ATTR_GLOBAL_B_MIN_RES,
-                     ATTR_GLOBAL_B_MAX_RES):
-            attr = getattr(self, name)
-            attr.set(results.get(name))
-            self._store(attr)
+        self._storeResultAttrs(results, self.B_RESULT_ATTRS)
         self._defineVolumeOutputs([(OUT_LOCSHARPEN, FILE_LOCSHARPEN),
                                    (OUT_LOCSHARPEN_BFACTOR, FILE_LOCSHARPEN_BFACTOR)])
 
@@ -133,12 +129,9 @@ class LocSpiralProtLocSharpen(LocSpiralProtBase):
                  f"Å): mean {getattr(self, ATTR_MEAN_B).get():.2f} Å^2, SD "
                  f"{getattr(self, ATTR_SD_B).get():.2f} Å^2; target B "
                  f"{self.targetB.get():g} Å^2"]
-        globalB = getattr(self, ATTR_GLOBAL_B).get()
-        if globalB is not None:
-            lines.append(f"Global Guinier B of the input over "
-                         f"{getattr(self, ATTR_GLOBAL_B_MIN_RES).get():g}-"
-                         f"{getattr(self, ATTR_GLOBAL_B_MAX_RES).get():.2f} Å in the mask "
-                         f"(the local fit's range): {globalB:.2f} Å^2")
+        globalLine = self._globalBLine("Global Guinier B of the input")
+        if globalLine:
+            lines.append(globalLine)
         noise = self.getResults().get("noiseFrom")
         if noise:
             lines.append(f"Noise power of the Wiener weight from the {noise}")
