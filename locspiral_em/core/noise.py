@@ -53,7 +53,10 @@ def fast_quantile(values, q):
     """
     values = np.asarray(values).ravel()
     n = values.size
-    q = float(q)
+    # numpy 2 (NEP 50) treats only exact Python int/float as weak: a numpy scalar q keeps
+    # its dtype through numpy's index and weight arithmetic, so keep it here too.
+    strong = _WEAK_FLOATS and type(q) not in (int, float)
+    q = np.asarray(q) if strong else float(q)
     v = n * q + (0.5 + q * (1 - 0.5 - 0.5)) - 1   # hazen: alpha = beta = 1/2
     if v < 0:
         return float(values.min())
