@@ -32,8 +32,7 @@ class LocSpiralProtBFactor(LocSpiralProtBase):
 
     def __init__(self, **kwargs):
         LocSpiralProtBase.__init__(self, **kwargs)
-        for name in (ATTR_MEAN_B, ATTR_SD_B, ATTR_GLOBAL_B, ATTR_GLOBAL_B_MIN_RES,
-                     ATTR_GLOBAL_B_MAX_RES):
+        for name in self.B_RESULT_ATTRS:
             setattr(self, name, pwobj.Float())
 
     def _defineMethodParams(self, form):
