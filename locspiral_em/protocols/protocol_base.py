@@ -379,6 +379,16 @@ class LocSpiralProtBase(ProtAnalysis3D):
     B_RESULT_ATTRS = (ATTR_MEAN_B, ATTR_SD_B, ATTR_GLOBAL_B, ATTR_GLOBAL_B_MIN_RES,
                       ATTR_GLOBAL_B_MAX_RES)
 
+    @staticmethod
+    def _bResults(summary):
+        """The B numbers of a run summary under their stored names (the global B is the run
+        layer's: inside the mask, over the local fit's range)."""
+        r = summary["results"]
+        low, high = r["global_bfactor_range_A"]
+        return {ATTR_MEAN_B: r["bfactor_mean_A2"], ATTR_SD_B: r["bfactor_sd_A2"],
+                ATTR_GLOBAL_B: r["global_bfactor_A2"], ATTR_GLOBAL_B_MIN_RES: low,
+                ATTR_GLOBAL_B_MAX_RES: high}
+
     def _storeResultAttrs(self, results, names):
         """Copy the run's numbers into the protocol's stored attributes."""
         for name in names:

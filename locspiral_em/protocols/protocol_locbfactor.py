@@ -77,12 +77,7 @@ class LocSpiralProtBFactor(LocSpiralProtBase):
                 "noise_curve": EXTRA_NOISE_CURVE}
 
     def _storedResults(self, summary):
-        # The global B is the run layer's: inside the mask, over the local fit's range.
-        r = summary["results"]
-        low, high = r["global_bfactor_range_A"]
-        return {ATTR_MEAN_B: r["bfactor_mean_A2"], ATTR_SD_B: r["bfactor_sd_A2"],
-                ATTR_GLOBAL_B: r["global_bfactor_A2"], ATTR_GLOBAL_B_MIN_RES: low,
-                ATTR_GLOBAL_B_MAX_RES: high}
+        return self._bResults(summary)
 
     def _createOutputs(self, results):
         self._storeResultAttrs(results, self.B_RESULT_ATTRS)

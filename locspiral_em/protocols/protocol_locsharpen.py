@@ -110,12 +110,8 @@ class LocSpiralProtLocSharpen(LocSpiralProtBase):
         return {"locsharpen": FILE_LOCSHARPEN, "locsharpen_bfactor": FILE_LOCSHARPEN_BFACTOR}
 
     def _storedResults(self, summary):
-        r = summary["results"]
-        low, high = r["global_bfactor_range_A"]
-        return {ATTR_MEAN_B: r["bfactor_mean_A2"], ATTR_SD_B: r["bfactor_sd_A2"],
-                ATTR_GLOBAL_B: r["global_bfactor_A2"], ATTR_GLOBAL_B_MIN_RES: low,
-                ATTR_GLOBAL_B_MAX_RES: high,
-                "noiseFrom": summary["parameters"]["noise_from"]}
+        return dict(self._bResults(summary),
+                    noiseFrom=summary["parameters"]["noise_from"])
 
     def _createOutputs(self, results):
         self._storeResultAttrs(results, self.B_RESULT_ATTRS)
