@@ -2,11 +2,12 @@
 
     python benchmarks/bench_core.py            # 256^3, 2 threads
     python benchmarks/bench_core.py --size 400 # the 400^3 case (EMD-21457-sized)
-    python benchmarks/bench_core.py --size 128 --methods locspiral locsharpen
+    python benchmarks/bench_core.py --size 128 --methods locspiral,locsharpen
 
 Each method runs in a fresh subprocess so its peak resident memory (VmHWM) is its own;
 memory is reported in volumes (4 N^3 bytes): the resident peak (interpreter and libraries
-included) and the peak of numpy arrays alone (input map included, from tracemalloc). The
+included; ``base``: the process before the call, i.e. interpreter, libraries, input map and
+mask) and the peak of numpy arrays alone (input map included, from tracemalloc). The
 FFT floor of a method is (number of FFTs it needs) x (time of one inverse real FFT of that
 size): 4 per band (band map + 3 Riesz components) and one forward FFT; LocBFactor's debiased
 estimator adds a forward and an inverse FFT per band (power smoothing) and one forward FFT
@@ -118,6 +119,15 @@ def peak_kib():
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
+def reset_peak():
+    # Linux: writing 5 to clear_refs sets VmHWM back to the current resident size, so the
+    # peak below is the method's, not that of the FFT timing run before it.
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+
 import numpy as np
 import scipy.fft as sfft
 sys.path.insert(0, {root!r})
@@ -137,6 +147,7 @@ def irfft_time():
     return float(np.median(times))
 
 fft_before = 0.0 if TRACED else irfft_time()
+reset_peak()
 base = peak_kib()
 if TRACED:
     tracemalloc.start()   # numpy reports its buffers to tracemalloc
@@ -171,18 +182,28 @@ def run_child(code):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def parse_methods(values, parser):
+    """``--methods a b,c`` -> [a, b, c], each a known method."""
+    methods = [m.strip() for value in values for m in value.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in CALLS]
+    if unknown:
+        parser.error(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(CALLS)}")
+    return methods
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256, help="box size (default 256)")
     parser.add_argument("--threads", type=int, default=2, help="FFT threads (default 2)")
-    parser.add_argument("--methods", nargs="+", default=None, choices=list(CALLS),
-                        help="default: every method the installed core has")
+    parser.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
+                        help="methods to bench, separated by spaces or commas, from: "
+                        f"{', '.join(CALLS)} (default: every method the installed core has)")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
     n, threads = args.size, args.threads
     core = _core()
     have = available(core)
-    methods = have if args.methods is None else args.methods
+    methods = have if args.methods is None else parse_methods(args.methods, parser)
     for method in [m for m in methods if m not in have]:
         print(f"skipping {method}: this core has no {CALLS[method].split('(')[0]}")
     methods = [m for m in methods if m in have]
@@ -198,7 +219,7 @@ def main(argv=None):
         print(f"phantom made in {time.perf_counter() - t:.1f} s")
         root = os.path.dirname(HERE)
         print(f"{'method':18s} {'bands':>5s} {'wall s':>8s} {'floor s':>8s} {'ratio':>6s} "
-              f"{'RSS MiB':>9s} {'volumes':>8s} {'arrays MiB':>10s} {'volumes':>8s}")
+              f"{'RSS MiB':>9s} {'volumes':>8s} {'base':>5s} {'arrays MiB':>10s} {'volumes':>8s}")
         for method in methods:
             code = dict(root=root, threads=threads, map=map_path, call=CALLS[method],
                         mask=os.path.join(folder, "mask.npy"))
@@ -214,11 +235,13 @@ def main(argv=None):
             row = dict(method=method, size=n, threads=threads, bands=k, ffts=count,
                        wall_s=r["wall"],
                        fft_floor_s=floor, ratio=r["wall"] / floor, peak_rss_mib=peak_mib,
-                       peak_rss_volumes=peak_mib / volume_mib, arrays_mib=arrays,
+                       peak_rss_volumes=peak_mib / volume_mib,
+                       base_rss_volumes=r["base_kib"] / 1024 / volume_mib, arrays_mib=arrays,
                        arrays_volumes=arrays / volume_mib, one_irfft_s=r["fft"])
             rows.append(row)
             print(f"{method:18s} {k:5d} {r['wall']:8.1f} {floor:8.1f} {row['ratio']:6.2f} "
-                  f"{peak_mib:9.0f} {row['peak_rss_volumes']:8.1f} {arrays:10.0f} "
+                  f"{peak_mib:9.0f} {row['peak_rss_volumes']:8.1f} {row['base_rss_volumes']:5.1f} "
+                  f"{arrays:10.0f} "
                   f"{row['arrays_volumes']:8.1f}")
     if args.json:
         with open(args.json, "w") as fh:

@@ -15,15 +15,21 @@ sharpening); max_res is the FSC 0.143 resolution of the masked half maps, at lea
 Regions: each domain's ball (inside the mask), labelled by its blur.
 
 "two-masked": the "two" phantom's map multiplied by a soft solvent mask (the mask grown by
-3 Å, Gaussian edge of SD 2 Å), as deposited maps are; LocSharpen then also runs with the
-half maps (``half_maps=``), whose difference gives the noise power the masked solvent cannot.
+3 Å, Gaussian edge of SD 2 Å), as deposited maps are; without half maps LocSharpen takes the
+noise from the map's frequencies beyond max_res; it also runs with the half maps
+(``half_maps=``). "two-masked-lowpassed": the same map also low-passed at max_res, so that
+LocSharpen has no noise estimate at all and gives the map back unsharpened.
 
 Real map: EMD-3488 (already sharpened, 3.2 Å, 1.05 Å/voxel), truth the model map
 (5ME2, low-passed to 3.2 Å). The methods' mask is the model's 3 Å mask dilated by 2 voxels
 (2.1 Å), so that side-chain density at the 3 Å edge lies inside; correlations are inside the
 3 Å mask. No half maps exist, so max_res is the deposited 3.2 Å. Regions: tertiles of
 LocSharpen's local B inside the 3 Å mask. The deposited map is masked (71 % of the box is
-exactly 0), so its "solvent" noise levels are too low: noise weights there mean little.
+exactly 0) and low-passed at 3.2 Å: LocSharpen finds no noise estimate and does not sharpen.
+
+Segment: the thresholded EMD-21457 segment with a model map of 6VYB computed on its grid
+(``segment_case``); regions are per-voxel tertiles of the model's B; also the per-residue
+Spearman of LocSharpen's and LocBFactor's B maps with the PDB B.
 
 Results go to benchmarks/results_sharpening.json and .md.
 """
@@ -116,8 +122,9 @@ def run_methods(volume, mask, p, max_res, workers):
 
 
 def phantom_case(name, workers):
-    masked = name.endswith("-masked")
-    n, p, layout, blurs, noise, seed = CASES[name[:-len("-masked")] if masked else name]
+    base, _, variant = name.partition("-")
+    masked = variant in ("masked", "masked-lowpassed")
+    n, p, layout, blurs, noise, seed = CASES[base]
     spec = layout(n, blurs)
     ph = core.make_phantom((n,) * 3, p, spec, noise=noise, seed=seed)
     # Same seed, same draws: the same atoms, unblurred.
@@ -126,6 +133,11 @@ def phantom_case(name, workers):
     max_res = max(core.fsc(ph.half1, ph.half2, p, mask=ph.mask).resolution, 2 * p)
     truth = lowpass(sharp, p, max_res)
     volume = ph.map * soft_solvent_mask(ph.mask, p) if masked else ph.map
+    if variant == "masked-lowpassed":
+        # As deposited maps are: also low-passed at the resolution, so that nothing beyond
+        # it is left to measure the noise with.
+        volume = (lowpass(ph.map, p, max_res) * soft_solvent_mask(ph.mask, p)).astype(
+            np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # the masked case warns, as it should
         maps, seconds, extra, res = run_methods(volume, ph.mask, p, max_res, workers)
@@ -139,6 +151,7 @@ def phantom_case(name, workers):
     regions = [(f"B {b:g}", d & ph.mask) for d, b in zip(ph.domains, blurs)]
     row = {"case": name, "box": n, "voxel_size": p, "noise": noise, "seed": seed,
            "max_res": round(max_res, 3), "global_b": round(extra["global_b"], 1),
+           "noise_source": res.noise,
            "local_b_median": {lab: round(float(np.median(res.bfactor[r])), 1)
                               for lab, r in regions},
            "regions": [lab for lab, _ in regions], "seconds": {k: round(v, 1) for k, v in
@@ -158,24 +171,20 @@ def real_case(workers):
     inside = core.read_map(os.path.join(REALDATA, "model_map_mask3A.mrc")).data > 0.5
     mask = ndimage.binary_dilation(inside, iterations=2)
     max_res = 3.2
-    maps, seconds, extra, res = run_methods(volume, mask, p, max_res, workers)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # masked: LocSharpen says it cannot sharpen
+        maps, seconds, extra, res = run_methods(volume, mask, p, max_res, workers)
     # The model map is not flat: its own Guinier B (10 Å - 3.2 Å, same mask) is the fair
     # target for both sharpenings; the deposited map is sharper than the model (B -13.6
     # against -45.8), so "flattening" it moves away from the model.
     target = core.global_bfactor(truth, p, 10.0, max_res, mask=mask).bfactor
     maps["global to model B"] = global_sharpen(volume, p, max_res,
                                                bfactor=extra["global_b"] - target).map
-    maps["locsharpen to model B"] = locsharpen(volume, mask, p, MIN_RES, max_res,
-                                               target_b=target, workers=workers).map
-    # The same for the local method with its own estimator: the model map's median local B
-    # (LocBFactor, LocSharpen's settings). Global and local Guinier B differ on this map
-    # (-13.6 global against a median local -30 for the deposited map), so each method is
-    # given the target measured its own way.
+    # The model map's median local B (LocBFactor's filtered fit), reported beside it: on
+    # this masked, low-passed map LocSharpen has no noise estimate and does not sharpen, so
+    # runs of it toward either target give the input back too.
     fit = core.locbfactor(truth, mask, p, 15.0, max_res, filtered=True, workers=workers)
     local_target = float(np.median(fit.bfactor[fit.mask & inside]))
-    maps["locsharpen to model local B"] = locsharpen(volume, mask, p, MIN_RES, max_res,
-                                                     target_b=local_target,
-                                                     workers=workers).map
     b = res.bfactor[inside]
     cuts = np.quantile(b, [1 / 3, 2 / 3])
     regions = [("high B (steepest third)", inside & (res.bfactor <= cuts[0])),
@@ -195,13 +204,56 @@ def real_case(workers):
                 ("outer third", inside & (radial > rcuts[1]))]
     row = {"case": "real EMD-3488", "box": volume.shape[0], "voxel_size": p, "max_res": max_res,
            "model_b": round(target, 1), "model_local_b": round(local_target, 1),
+           "noise_source": res.noise,
            "global_b": round(extra["global_b"], 1),
            "local_b_median": {lab: round(float(np.median(res.bfactor[r])), 1)
                               for lab, r in regions},
            "regions": [lab for lab, _ in regions],
            "seconds": {k: round(v, 1) for k, v in seconds.items()}, "corr": {}}
-    for m in METHODS + ("global to model B", "locsharpen to model B",
-                        "locsharpen to model local B"):
+    for m in METHODS + ("global to model B",):
+        row["corr"][m] = {"all": round(pearson(maps[m], truth, inside), 4)}
+        row["corr"][m].update({lab: round(pearson(maps[m], truth, r), 4) for lab, r in regions})
+    return row
+
+
+def segment_case(workers):
+    """The thresholded EMD-21457 segment (48x40x47 at 1.05 Å, 3.2 Å) against a model map of
+    6VYB on its grid (Gaussian atoms with their PDB B, low-passed to 3.2 Å:
+    ``test_realdata.model_map``). Mask: the 3 Å model mask grown by 2 voxels, as for
+    EMD-3488; correlations in the 3 Å mask; regions: per-voxel tertiles of the model's B
+    (each voxel gets the B of its nearest atom)."""
+    from scipy import ndimage
+    from locspiral_em.tests import test_realdata as rd
+    source = core.read_map(os.path.join(REALDATA, rd.SEGMENT))
+    volume, p, origin = source.data, float(source.voxel_size), source.origin
+    xyz, bfactor, electrons, residue = rd.read_model(os.path.join(REALDATA, rd.SEGMENT_PDB))
+    truth = rd.model_map(volume.shape, p, origin, xyz, bfactor, electrons)
+    inside = rd.atom_distance(volume.shape, p, origin, xyz) <= 3.0
+    mask = ndimage.binary_dilation(inside, iterations=2)
+    max_res = 3.2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # thresholded: LocSharpen says it cannot sharpen
+        maps, seconds, extra, res = run_methods(volume, mask, p, max_res, workers)
+    b_voxel = rd.model_b_map(volume.shape, p, origin, xyz, bfactor)
+    cuts = np.quantile(b_voxel[inside], [1 / 3, 2 / 3])
+    regions = [(f"model B <= {cuts[0]:.0f}", inside & (b_voxel <= cuts[0])),
+               ("middle model B", inside & (b_voxel > cuts[0]) & (b_voxel <= cuts[1])),
+               (f"model B > {cuts[1]:.0f}", inside & (b_voxel > cuts[1]))]
+    fit = core.locbfactor(volume, mask, p, 15.0, max_res, workers=workers)   # its defaults
+    spearman = {}
+    for label, bmap, valid in (("LocSharpen", res.bfactor, res.mask),
+                               ("LocBFactor", fit.bfactor, fit.mask)):
+        spearman[label], count = rd.residue_spearman(bmap, valid, p, origin, xyz, bfactor,
+                                                     residue)
+    row = {"case": "segment EMD-21457", "box": "x".join(str(n) for n in volume.shape),
+           "voxel_size": round(p, 3), "max_res": max_res,
+           "global_b": round(extra["global_b"], 1), "noise_source": res.noise,
+           "local_b_median": {lab: round(float(np.median(res.bfactor[r])), 1)
+                              for lab, r in regions},
+           "spearman": {k: round(v, 3) for k, v in spearman.items()}, "residues": count,
+           "regions": [lab for lab, _ in regions],
+           "seconds": {k: round(v, 1) for k, v in seconds.items()}, "corr": {}}
+    for m in maps:
         row["corr"][m] = {"all": round(pearson(maps[m], truth, inside), 4)}
         row["corr"][m].update({lab: round(pearson(maps[m], truth, r), 4) for lab, r in regions})
     return row
@@ -283,6 +335,15 @@ def markdown(rows):
                    + "; LocSharpen's local B (median per region): "
                    + ", ".join(f"{k}: {v}" for k, v in row["local_b_median"].items()))
         out.append("")
+        out.append(f"LocSharpen's noise power from: {row.get('noise_source', 'n/a')}"
+                   + ("" if row.get("noise_source") != "none" else
+                      " (no estimate: the map is given back low-passed, not sharpened)"))
+        if "spearman" in row:
+            out.append("")
+            out.append("Per-residue Spearman of the local B map with the PDB B (right sign: "
+                       f"negative; {row['residues']} residues): "
+                       + ", ".join(f"{k} {v:+.3f}" for k, v in row["spearman"].items()))
+        out.append("")
         heads = ["all"] + row["regions"]
         out.append("| method | " + " | ".join(heads) + " | s |")
         out.append("|---" * (len(heads) + 2) + "|")
@@ -296,7 +357,8 @@ def markdown(rows):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cases", nargs="+", default=list(CASES) + ["two-masked", "real"])
+    ap.add_argument("--cases", nargs="+", default=list(CASES) + [
+        "two-masked", "two-masked-lowpassed", "real", "segment"])
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--sensitivity", nargs="*", default=["three", "two"],
                     help="phantom cases for the settings table (none: skip it)")
@@ -304,7 +366,9 @@ def main():
     args = ap.parse_args()
     rows = []
     for name in args.cases:
-        row = real_case(args.workers) if name == "real" else phantom_case(name, args.workers)
+        row = (real_case(args.workers) if name == "real" else
+               segment_case(args.workers) if name == "segment" else
+               phantom_case(name, args.workers))
         rows.append(row)
         print(json.dumps(row), flush=True)
     sens = []

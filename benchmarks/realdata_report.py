@@ -1,5 +1,7 @@
 """EMD-3488 with its model 5ME2: every method at its default settings, measured against the
-model map; prints a markdown table for the README (and writes it with --out).
+model map; and LocSharpen on the EMD-21457 segment against a model map of 6VYB computed on
+its grid (``test_realdata.measure_segment``). Prints markdown tables for the README (and
+writes them with --out).
 
     python benchmarks/realdata_report.py                     # data in ../shared/realdata
     python benchmarks/realdata_report.py --data DIR --out benchmarks/results_realdata.md
@@ -15,11 +17,32 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from locspiral_em.tests import test_realdata as rd  # noqa: E402
+
+
+def segment_table(f):
+    """LocSharpen on the EMD-21457 segment (``test_realdata.measure_segment``) as markdown."""
+    heads = rd.SEGMENT_REGIONS
+    cuts = f["model_b_tertile_cuts_A2"]
+    lines = [f"## EMD-21457 segment ({f['box']} at {f['voxel_size_A']:.2f} Å/voxel, "
+             "thresholded) with 6VYB residues 27-293, default settings", "",
+             "Correlation with a model map of 6VYB on the segment's grid (Gaussian atoms with "
+             "their PDB B, low-passed to 3.2 Å) in the 3 Å model mask; B tertiles: the PDB B "
+             f"of each voxel's nearest atom, cuts {cuts[0]:.1f} / {cuts[1]:.1f} Å^2. "
+             f"LocSharpen's noise: {f['locsharpen_noise']}.", "",
+             "| map | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
+    for name in ("input", "global", "locsharpen"):
+        lines.append(f"| {name} | " + " | ".join(f"{f[f'corr_{name}_{h}']:.3f}" for h in heads)
+                     + " |")
+    lines += ["", f"Per-residue Spearman of the local B with the PDB B ({f['residues']} "
+              f"residues; right sign negative): LocSharpen {f['spearman_locsharpen']:+.3f}, "
+              f"LocBFactor {f['spearman_locbfactor']:+.3f}."]
+    return "\n".join(lines)
 
 
 def main(argv=None):
@@ -39,6 +62,11 @@ def main(argv=None):
     title = (f"## EMD-3488 (haemoglobin, 3.2 Å, {figures['box']} at "
              f"{figures['voxel_size_A']:.2f} Å/voxel) with the 5ME2 model, default settings")
     text = f"{title}\n\n{rd.markdown_table(figures)}\n"
+    segment = None
+    if all((Path(folder) / name).is_file() for name in (rd.SEGMENT, rd.SEGMENT_PDB)):
+        segment = rd.measure_segment(folder, workers=args.threads)["figures"]
+        text += "\n" + segment_table(segment) + "\n"
+        figures = dict(figures, segment=segment)
     print(text)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as handle:

@@ -49,6 +49,10 @@ CASES = {
                                 filtered=True),
     "debiased (new default)": dict(),
     "debiased, filtered": dict(filtered=True),
+    # Issue 14: a narrower spatial window (benchmarks/locality.py measures what it buys).
+    "debiased, window 12": dict(window=12.0),
+    "debiased, window 12, filtered": dict(window=12.0, filtered=True),
+    "debiased, window 12, bw 0.032": dict(window=12.0, bw=0.032, bw_units="inverse_angstrom"),
 }
 ABLATIONS = {
     "published, bw 0.02/Å": dict(estimator="published", bw=0.02, bw_units="inverse_angstrom"),
@@ -103,7 +107,7 @@ def band_snr(ph, resolution, bw=0.02):
     return [float(np.median(clean[d])) / level for d in ph.domains]
 
 
-def run(sizes, noises=(NOISE,), ablations_up_to=128, workers=None, seed=0):
+def run(sizes, noises=(NOISE,), ablations_up_to=128, workers=None, seed=0, only=None):
     base, alone = base_particle(seed)
     rows = []
     for noise in noises:
@@ -120,6 +124,8 @@ def run(sizes, noises=(NOISE,), ablations_up_to=128, workers=None, seed=0):
                 if n <= ablations_up_to and (min_res, max_res) == RANGES[0] \
                         and noise == NOISE:
                     cases.update(ABLATIONS)
+                if only:
+                    cases = {k: v for k, v in cases.items() if k in only}
                 for name, options in cases.items():
                     rows.append(measure(ph, truth, n, noise, min_res, max_res, name, options,
                                         fsc, workers))
@@ -169,9 +175,11 @@ def main(argv=None):
                         help="half-map noise SD / clean SD in the mask (2.0: FSC ~3.1 Å)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--ablations-up-to", type=int, default=128)
+    parser.add_argument("--cases", nargs="+", default=None,
+                        help="run only these cases (names as in the table)")
     parser.add_argument("--out", default=os.path.join(HERE, "validate_bfactor"))
     args = parser.parse_args(argv)
-    rows = run(args.sizes, args.noise, args.ablations_up_to, args.threads)
+    rows = run(args.sizes, args.noise, args.ablations_up_to, args.threads, only=args.cases)
     spread = box_spread(rows)
     with open(args.out + ".json", "w") as f:
         json.dump({"voxel_size": VOXEL, "blur": BLUR, "radius_A": RADIUS_A,

@@ -41,7 +41,14 @@ can be opened into a session that already holds the user's own models:
   interpolation touches a voxel outside the mask reads as grey, so the colouring never
   extends past the mask with made-up values.
 * Colour scale titles (with units) are 2-D labels, named per scene (``locspiral103title``)
-  so that two scenes in one session do not overwrite each other's labels.
+  and placed one line apart per scene kind, so that two scenes in one session neither
+  overwrite nor print over each other's titles. A scene can be opened again in the same
+  session: each label is first removed with ``2dlabels delete ##name=NAME`` (a model
+  specifier, since a label's model carries its name: no error when there is none), as
+  ``2dlabels create`` refuses an existing name and a ``.cxc`` stops at its first error.
+  (ChimeraX has one colour key: the scene coloured last owns it.)
+* Aliases are prefixed with the scene kind (``locbfactor_showamplitude``,
+  ``locspiral_showboth``): a later scene does not redefine an earlier scene's views.
 
 Sign convention: B maps hold the B-factor *for sharpening* (Å^2, negative = decaying signal).
 The default B palette is reversed rainbow: the most negative B (most blurred) is red, the
@@ -74,6 +81,15 @@ NO_VALUE_COLOR = MAP_COLOR       # voxels outside the mask: the uncoloured map's
 # different methods can be open together, and high, so that they do not meet the user's.
 SCENE_MODEL_IDS = {"locspiral": 101, "locbsharpen": 102, "locbfactor": 103,
                    "lococcupancy": 104, "maturity": 105, "locsharpen": 106}
+_SCENE_KINDS = {number: kind for kind, number in SCENE_MODEL_IDS.items()}
+# Legend lines a reopened maturity scene clears at least (an earlier run with more maps).
+LEGEND_SLOTS = 9
+
+
+def _scene_slot(model_id):
+    """0, 1, ... for the scene kinds in id order (other ids share the slots in turn)."""
+    ids = sorted(SCENE_MODEL_IDS.values())
+    return ids.index(model_id) if model_id in ids else int(model_id) % len(ids)
 # Sentinel distance below the data, in data ranges: a surface vertex interpolated with a
 # weight w on a sentinel voxel reads about w * SENTINEL_RANGES ranges below the data, so
 # any w above ~1/SENTINEL_RANGES lands in the grey band.
@@ -96,108 +112,18 @@ _ALIASES = {"redblue": "red-white-blue", "bluered": "blue-white-red", "gray": "g
 # Where the colour key and its title go (fractions of the graphics window).
 KEY_POS = (0.05, 0.08)
 KEY_SIZE = (0.40, 0.035)
-KEY_TITLE_POS = (0.05, 0.135)
+KEY_TITLE_POS = (0.05, 0.135)     # the title of the first scene kind; the others above it
+TITLE_STEP = 0.035                 # one title line (size 18) higher per scene kind
 KEY_NOTE_POS = (0.05, 0.01)        # under the key's labels
 MAP_SUFFIXES = (".mrc", ".map", ".ccp4", ".mrcs", ".rec", ".st")
 
 
 # -- numbers ------------------------------------------------------------------------------
-def robust_range(values, mask=None, low=2.0, high=98.0):
-    """Default colour range: the ``low`` and ``high`` percentiles of ``values`` inside ``mask``
-    (all finite values when ``mask`` is None). Returns ``(vmin, vmax)`` floats with
-    ``vmin < vmax`` (widened by 1 around a constant field).
-
-    >>> robust_range(bfactor_map, mask)   # e.g. (-142.3, -48.7) Å^2
-    """
-    values = np.asarray(values)
-    if mask is not None:
-        mask = np.asarray(mask, dtype=bool)
-        if mask.shape != values.shape:
-            raise ValueError(f"mask shape {mask.shape} differs from values shape {values.shape}")
-        values = values[mask]
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        raise ValueError("no finite values inside the mask to take a colour range from")
-    vmin, vmax = (float(v) for v in np.percentile(values, [float(low), float(high)]))
-    if not vmax > vmin:
-        vmin, vmax = vmin - 0.5, vmax + 0.5
-    return vmin, vmax
-
-
-MASS_FRACTION = 0.8   # the surface encloses the voxels holding this fraction of the density
-NOISE_SIGMAS = 3.0    # and lies at least this many solvent noise SDs above the solvent
-MIN_ENCLOSED = 0.01   # yet encloses at least this fraction of the mask (very noisy maps)
-_SAMPLE = 1 << 23     # voxels; larger sets are sampled regularly for the statistics
-
-
-def _sample(values):
-    values = np.ravel(values)
-    if values.size > _SAMPLE:  # a regular sample of ~8 M voxels is plenty for quantiles
-        values = values[:: values.size // _SAMPLE + 1]
-    return values
-
-
-def _solvent_stats(volume, mask):
-    """Robust (centre, SD) of the solvent: the voxels outside ``mask`` (the box corners
-    outside the inscribed sphere when the mask leaves fewer than 1000), median and
-    1.4826 x median absolute deviation, so that density tails just outside a tight mask
-    do not inflate them."""
-    solvent = volume[~mask]
-    if solvent.size < 1000:
-        from .core.noise import box_sphere
-        solvent = volume[~box_sphere(volume.shape)]
-    solvent = _sample(solvent).astype(np.float64)
-    centre = float(np.median(solvent))
-    sd = 1.4826 * float(np.median(np.abs(solvent - centre)))
-    if not sd > 0:  # more than half the solvent exactly constant (a masked map)
-        sd = float(solvent.std())
-    return centre, sd
-
-
-def suggest_level(volume, mask=None, mass_fraction=MASS_FRACTION, sigmas=NOISE_SIGMAS):
-    """A surface threshold for ``volume`` that shows the molecule, whatever the mask's size.
-
-    Without a ``mask``: 3 noise SDs above the solvent in the box corners
-    (:func:`locspiral_em.core.masking.auto_threshold`).
-
-    With a mask the level comes from the density itself, not from the mask's volume (a
-    level enclosing as many voxels as a loose mask sits in the solvent noise):
-
-    1. the solvent's centre and noise SD, robustly from the voxels outside the mask;
-    2. the *mass level*: inside the mask, the density above the solvent centre is summed
-       from the highest voxel down; the level is where that sum reaches ``mass_fraction``
-       (0.8) of the mask's total density. Solvent noise inside a loose mask averages to
-       zero in the total, so the level hardly depends on how loose the mask is;
-    3. the level is at least ``sigmas`` (3) noise SDs above the solvent, so that noise
-       specks stay rare (``surface dust`` hides the rest), and at most the level that still
-       encloses 1% of the mask (a map drowned in noise still shows its strongest density).
-
-    >>> suggest_level(volume, mask)   # the same level for a tight and a loose mask
-    """
-    volume = np.asarray(volume, dtype=np.float32)
-    if mask is not None:
-        mask = np.asarray(mask, dtype=bool)
-        if mask.shape != volume.shape:
-            raise ValueError(f"mask shape {mask.shape} differs from volume {volume.shape}")
-        if mask.any() and not mask.all():
-            return _mass_level(volume, mask, float(mass_fraction), float(sigmas))
-    from .core.masking import auto_threshold
-    return auto_threshold(volume)
-
-
-def _mass_level(volume, mask, mass_fraction, sigmas):
-    centre, sd = _solvent_stats(volume, mask)
-    inside = _sample(volume[mask]).astype(np.float64)
-    excess = np.sort(inside - centre)[::-1]
-    total = float(excess.sum())
-    level = centre + sigmas * sd  # the noise floor
-    positive = int(np.count_nonzero(excess > 0))
-    if total > 0 and positive:
-        mass = np.cumsum(excess[:positive])  # increasing: the positive part, high to low
-        k = min(int(np.searchsorted(mass, mass_fraction * total)), positive - 1)
-        level = max(level, centre + float(excess[k]))
-    ceiling = float(np.quantile(inside, 1.0 - MIN_ENCLOSED))
-    return float(min(level, ceiling))
+# The level and range statistics live in the numerical core (core/surface.py); they are
+# re-exported here, where scenes and viewers have always imported them.
+from .core.surface import (  # noqa: E402,F401
+    MASS_FRACTION, MIN_ENCLOSED, NOISE_SIGMAS, _mass_level, _sample, _solvent_stats,
+    robust_range, suggest_level)
 
 
 def dust_size(voxel_size):
@@ -389,8 +315,9 @@ def write_display_copy(script, value_path, mask, vmin=None, vmax=None):
     """Read ``value_path``, write its :func:`display_copy` to :func:`display_path` (same
     header grid) and return ``(path, NoValue, (vmin, vmax))``; the range defaults to
     :func:`robust_range` of the values inside ``mask`` (an array or a mask file)."""
-    from .core import read_map, write_map
-    grid = read_map(_clean_path(value_path))
+    from .core import read_map
+    from .outputs import source, write_map  # through a run's output set while it is staged
+    grid = read_map(source(_clean_path(value_path)))
     mask = _as_mask(mask, grid.data.shape)
     if vmin is None or vmax is None:
         lo, hi = robust_range(grid.data, mask & np.isfinite(grid.data))
@@ -482,6 +409,36 @@ class ScriptWriter:
         """Prefix of this scene's 2-D label names (unique per scene kind)."""
         return f"locspiral{self.model_id}"
 
+    @property
+    def kind(self):
+        """The scene kind (``locbfactor``, ...; ``scene<id>`` for other ids): the prefix of
+        its alias names, so that two scenes in one session keep their own views."""
+        return _SCENE_KINDS.get(self.model_id, f"scene{self.model_id}")
+
+    def alias_name(self, view):
+        """``<kind>_<view>``, e.g. ``locbfactor_showamplitude``."""
+        return f"{self.kind}_{view}"
+
+    def title_position(self):
+        """(x, y) of this scene's key title: one line higher per scene kind, so that titles
+        of scenes opened together do not print over each other."""
+        y = KEY_TITLE_POS[1] + TITLE_STEP * _scene_slot(self.model_id)
+        return KEY_TITLE_POS[0], round(y, 4)
+
+    def label(self, name, text, xpos, ypos, size, color=None, visible=True):
+        """A named 2-D label, safe to write again when the scene is reopened.
+
+        ``2dlabels create`` refuses a name that exists (ChimeraX 1.1+: 'Label "..." already
+        exists', which stops the script), and ``2dlabels delete NAME`` does not accept a
+        missing name. The label model's name is the label's, so ``2dlabels delete
+        ##name=NAME`` (a model specifier: matching nothing is no error) removes an earlier
+        run's label when there is one and does nothing otherwise."""
+        self.command(f"2dlabels delete ##name={name}")
+        self.command(f"2dlabels create {name} text {_quote(text)}"
+                     + (f" color {color}" if color else "")
+                     + f" xpos {_num(xpos)} ypos {_num(ypos)} size {int(size)}"
+                     + ("" if visible else " visibility false"))
+
     def comment(self, text):
         for line in str(text).splitlines() or [""]:
             self.lines.append(("# " + line).rstrip())
@@ -531,10 +488,10 @@ class ScriptWriter:
         return spec
 
     def key_title(self, text, visible=True):
-        """The label above the colour key (named :meth:`title_label`)."""
-        self.command(f"2dlabels create {self.title_label()} text {_quote(text)} xpos "
-                     f"{_num(KEY_TITLE_POS[0])} ypos {_num(KEY_TITLE_POS[1])} size 18"
-                     + ("" if visible else " visibility false"))
+        """The label above the colour key (named :meth:`title_label`, at
+        :meth:`title_position`)."""
+        x, y = self.title_position()
+        self.label(self.title_label(), text, x, y, 18, visible=visible)
 
     def title_label(self):
         return self.label_prefix + "title"
@@ -544,29 +501,28 @@ class ScriptWriter:
 
     def no_value_note(self, visible=True):
         """The label under the key explaining the grey of voxels outside the mask."""
-        self.command(f"2dlabels create {self.note_label()} text "
-                     f"{_quote('grey: outside the mask (no value)')} xpos "
-                     f"{_num(KEY_NOTE_POS[0])} ypos {_num(KEY_NOTE_POS[1])} size 14"
-                     + ("" if visible else " visibility false"))
+        self.label(self.note_label(), "grey: outside the mask (no value)", KEY_NOTE_POS[0],
+                   KEY_NOTE_POS[1], 14, visible=visible)
 
-    def alias(self, name, commands):
-        """``alias name c1; c2; ...`` (a one-word command that replays ``commands``)."""
+    def alias(self, view, commands):
+        """``alias <kind>_<view> c1; c2; ...`` (a one-word command that replays
+        ``commands``); returns the alias name (see :meth:`alias_name`)."""
         for c in commands:
             if c.lstrip().startswith("#"):
                 raise ValueError("an alias command cannot start with '#'")
+        name = self.alias_name(view)
         self.command(f"alias {name} " + "; ".join(commands))
+        return name
 
     def finish(self):
         self.command(f"rename #{self.model_id} {_quote(self.group_name)}",
                      "set bgColor white", "lighting soft", f"view #{self.model_id}")
 
     def write(self):
-        """Write the script (atomically) and return its absolute path."""
-        os.makedirs(self.folder, exist_ok=True)
-        tmp = self.path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write("\n".join(self.lines) + "\n")
-        os.replace(tmp, self.path)
+        """Write the script (atomically, or into a run's output set while it is staged)
+        and return its absolute path."""
+        from .outputs import write_text_file
+        write_text_file(self.path, "\n".join(self.lines) + "\n")
         return self.path
 
 
@@ -630,8 +586,10 @@ def enhancement_script(path, enhanced, original, voxel_size, origin=(0.0, 0.0, 0
     LocSharpen; ``model_id`` sets it):
     .1 enhanced map (gold surface at ``level_enhanced``), .2 original map (grey mesh at
     ``level_original``), .3 the quality map W when ``quality`` is given (hidden).
-    Aliases typed in ChimeraX switch views: ``showenhanced``, ``showoriginal``, ``showboth``
-    (the default) and, with a quality map, ``showquality``: the enhanced surface coloured by
+    Aliases typed in ChimeraX switch views, prefixed with the scene kind (``locspiral_``,
+    ``locbsharpen_``, ``locsharpen_``): ``..._showenhanced``, ``..._showoriginal``,
+    ``..._showboth`` (the default) and, with a quality map, ``..._showquality``: the
+    enhanced surface coloured by
     W over ``quality_range`` = (vmin, vmax) (e.g. :func:`robust_range` of W in the mask;
     None: W's full range, or the robust range in ``mask`` when one is given).
 
@@ -654,18 +612,17 @@ def enhancement_script(path, enhanced, original, voxel_size, origin=(0.0, 0.0, 0
                     name=title, dust=dust)
     m2 = s.open_map(original, voxel_size, origin, level_original, color="#808080",
                     style="mesh", name="original map", dust=dust)
-    s.alias("showenhanced", [f"volume #{m1} show", f"volume #{m2} hide"])
-    s.alias("showoriginal", [f"volume #{m1} hide", f"volume #{m2} show"])
-    s.alias("showboth", [f"volume #{m1} show", f"volume #{m2} show"])
-    views = ["showenhanced", "showoriginal", "showboth"]
+    views = [s.alias("showenhanced", [f"volume #{m1} show", f"volume #{m2} hide"]),
+             s.alias("showoriginal", [f"volume #{m1} hide", f"volume #{m2} show"]),
+             s.alias("showboth", [f"volume #{m1} show", f"volume #{m2} show"])]
     if quality is not None:
         value = _values_for(path, quality, quality_palette, quality_range, mask)
         m3 = s.open_map(value.path, voxel_size, origin, show=False, name="quality map W")
         s.key_title("Quality map W", visible=False)
         s.no_value_note(visible=False)
-        s.alias("showquality", [f"volume #{m1} show", f"volume #{m2} hide"]
-                + _colour_scene(s, m1, m3, quality_palette, value, "Quality map W"))
-        views.append("showquality")
+        views.append(s.alias("showquality", [f"volume #{m1} show", f"volume #{m2} hide"]
+                             + _colour_scene(s, m1, m3, quality_palette, value,
+                                             "Quality map W")))
     s.finish()
     s.command("echo Type " + ", ".join(views) + " to switch views.")
     return s.write()
@@ -680,7 +637,8 @@ def bfactor_script(path, map_path, bfactor_path, amplitude_path=None, voxel_size
     Models (group #103, or ``model_id``): .1 the map (surface at ``level``), .2 the B map,
     .3 the A (amplitude) map when given (both hidden). The surface is coloured with ``color
     sample #103.1 map #103.2 palette v,colour:...`` and a colour key titled "Local B-factor
-    (Å²)". Aliases: ``showbfactor`` (this scene, the default) and ``showamplitude`` (the
+    (Å²)". Aliases: ``locbfactor_showbfactor`` (this scene, the default) and
+    ``locbfactor_showamplitude`` (the
     same surface coloured by the A map over ``amplitude_range`` = (vmin, vmax); None: A's
     full range, or its robust range in ``mask``).
 
@@ -711,14 +669,13 @@ def bfactor_script(path, map_path, bfactor_path, amplitude_path=None, voxel_size
     s.key_title(b_title)
     s.no_value_note(visible=b_value.no_value is not None)
     b_scene = _colour_scene(s, m1, m2, palette, b_value, b_title)
-    scenes = ["showbfactor"]
+    scenes = [s.alias_name("showbfactor")]
     if amplitude_path is not None:
         a_value = _values_for(path, amplitude_path, amplitude_palette, amplitude_range, mask)
         m3 = s.open_map(a_value.path, voxel_size, origin, show=False,
                         name="local amplitude A")
-        s.alias("showamplitude", _colour_scene(s, m1, m3, amplitude_palette, a_value,
-                                               "Local amplitude A (log)"))
-        scenes.append("showamplitude")
+        scenes.append(s.alias("showamplitude", _colour_scene(
+            s, m1, m3, amplitude_palette, a_value, "Local amplitude A (log)")))
     s.alias("showbfactor", b_scene)
     s.comment("Scene 1: the map coloured by the local B-factor")
     s.command(*b_scene)
@@ -766,9 +723,10 @@ def maturity_script(path, mature_path, missing_paths, voxel_size=1.0,
     ``level``), .2.. one missing-density map per immature map (solid colour, at
     ``missing_levels[i]``, default ``level``). All surfaces get ``surface dust`` (``dust``
     Å; None: :func:`dust_size`): a missing map is a difference and carries specks. A 2-D
-    legend lists each map's name, colour and maturity index. Aliases ``showmissing1``,
-    ``showmissing2``, ... show the mature map with only that map's missing density, and
-    ``showallmissing`` restores all. Returns the script's absolute path.
+    legend lists each map's name, colour and maturity index. Aliases
+    ``maturity_showmissing1``, ``maturity_showmissing2``, ... show the mature map with only
+    that map's missing density, and ``maturity_showallmissing`` restores all. Returns the
+    script's absolute path.
     """
     missing_paths = list(missing_paths)
     count = len(missing_paths)
@@ -792,13 +750,14 @@ def maturity_script(path, mature_path, missing_paths, voxel_size=1.0,
         models.append(s.open_map(p, voxel_size, origin, lev, color=colour,
                                  name=f"missing in {name}", dust=dust))
     legend = s.label_prefix + "legend"
-    s.command(f"2dlabels create {legend}0 text \"Missing density (mature map in grey)\" "
-              "xpos 0.03 ypos 0.95 size 18")
+    s.label(f"{legend}0", "Missing density (mature map in grey)", 0.03, 0.95, 18)
     for i, (name, colour) in enumerate(zip(names, colors)):
         text = f"{name}" + (f": maturity {float(indices[i]):.2f}" if indices is not None else "")
-        ypos = 0.95 - 0.045 * (i + 1)
-        s.command(f"2dlabels create {legend}{i + 1} text {_quote(text)} color {colour} "
-                  f"xpos 0.03 ypos {_num(round(ypos, 4))} size 16")
+        s.label(f"{legend}{i + 1}", text, 0.03, round(0.95 - 0.045 * (i + 1), 4), 16,
+                color=colour)
+    # Legend lines of an earlier run of this scene with more immature maps.
+    for i in range(count + 1, max(count, LEGEND_SLOTS) + 1):
+        s.command(f"2dlabels delete ##name={legend}{i}")
     for i, m in enumerate(models):
         others = [f"volume #{o} hide" for o in models if o != m]
         s.alias(f"showmissing{i + 1}", [f"volume #{m0} show", f"volume #{m} show"] + others)
@@ -806,6 +765,7 @@ def maturity_script(path, mature_path, missing_paths, voxel_size=1.0,
         s.alias("showallmissing", [f"volume #{m0} show"] + [f"volume #{m} show" for m in models])
     s.finish()
     if models:
-        s.command("echo Type showmissing1 ... showmissing%d or showallmissing to switch views."
-                  % len(models))
+        s.command(f"echo Type {s.alias_name('showmissing1')} ... "
+                  f"{s.alias_name(f'showmissing{len(models)}')} or "
+                  f"{s.alias_name('showallmissing')} to switch views.")
     return s.write()

@@ -22,10 +22,13 @@ from . import __version__
 from . import core
 from .core import InputError
 from .core import defaults as D
-from .run import (SCHEMA_VERSION, RunSpec, check_same_voxel, mask_text, result_text, run,
+from .run import (SCHEMA_VERSION, RunSpec, check_independent_halves, check_same_origin,
+                  check_same_voxel, mask_text, result_text, run, voxel_override_warning,
                   write_json, write_text)
+from .run import MapSource
 
 METHODS = D.METHODS
+from .demo import SIZE as DEMO_SIZE  # noqa: E402  (the demo's box, for --size)
 
 
 # -- progress -------------------------------------------------------------------------
@@ -62,6 +65,7 @@ def spec_from_args(args, method):
     line, the Scipion protocols and the Pipeliner jobs)."""
     kwargs = dict(
         method=method, mask=args.mask, mask_threshold=args.mask_threshold,
+        mask_binarise=getattr(args, "mask_binarise", None),
         mask_lowpass=args.mask_lowpass, mask_dilation=args.mask_dilation,
         min_res=args.min_res, max_res=args.max_res, voxel_size=args.voxel_size,
         bw=args.bw, spiral=args.spiral, workers=args.threads, prefix=args.output,
@@ -124,14 +128,28 @@ def run_maturity(args):
 def run_fsc(args):
     """Half-map FSC through the core (masked when --mask is given: the core applies its
     correction for the mask, Chen et al. 2013, when it has one, and says so)."""
+    check_independent_halves(None, None, same_file=_same_path(args.half1, args.half2))
     h1 = core.read_map(args.half1, args.voxel_size)
     h2 = core.read_map(args.half2, args.voxel_size)
     check_same_voxel(h1.voxel_size, h2.voxel_size, "half map 1", "half map 2")
+    check_same_origin(h1, h2, "half map 1", "half map 2", strict=True)
+    check_independent_halves(h1.data, h2.data)
+    warnings = []
     mask = None
     if args.mask:
         m = core.read_map(args.mask, args.voxel_size)
         check_same_voxel(m.voxel_size, h1.voxel_size, "mask", "half map 1")
+        if m.data.shape == h1.data.shape:
+            check_same_origin(m, h1, "the mask", "half map 1")
         mask = m.data  # as read: a soft mask stays soft; the core checks its grid
+    line = voxel_override_warning(args.voxel_size, [
+        (name, MapSource(path)) for name, path in
+        (("half map 1", args.half1), ("half map 2", args.half2), ("mask", args.mask)) if path])
+    if line:
+        warnings.append(line)
+    from .outputs import check_outputs  # before computing: not an input, writable
+    check_outputs({"curve": args.curve, "json": args.json},
+                  {"half map 1": args.half1, "half map 2": args.half2, "mask": args.mask})
     for path in (args.curve, args.json):
         if path and os.path.exists(path) and not args.force:
             raise InputError(f"{path} exists; choose another path or add --force")
@@ -146,18 +164,35 @@ def run_fsc(args):
         how = " (masked" + ("; corrected for the mask, Chen et al. 2013" if corrected else
                             "; not corrected for the mask" if corrected is not None else "")
         how += ")"
-    print(f"fsc: resolution at FSC {curve.threshold}: {curve.resolution:.2f} Å{how}")
+    if curve.beyond_nyquist:
+        # Nyquist is a bound here, not a measurement: say so rather than print "2.00 Å".
+        text = (f"better than Nyquist ({curve.resolution:.2f} Å): the FSC is still "
+                f"{curve.at_nyquist:.2f} there")
+    else:
+        text = f"{curve.resolution:.2f} Å"
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    print(f"fsc: resolution at FSC {curve.threshold}: {text}{how}")
     if args.json:
         write_json(args.json, {
             "method": "fsc", "version": __version__, "schema": SCHEMA_VERSION,
             "inputs": {"half1": args.half1, "half2": args.half2, "mask": args.mask},
             "parameters": {"voxel_size_A": h1.voxel_size, "threshold": curve.threshold},
-            "resolution": {"fsc_res_A": curve.resolution},
+            "resolution": {"fsc_res_A": curve.resolution,
+                           "fsc_beyond_nyquist": bool(curve.beyond_nyquist),
+                           "fsc_at_nyquist": float(curve.at_nyquist)},
             "outputs": {"curve": args.curve} if args.curve else {}, "scene": None,
             "results": {"fsc_res_A": curve.resolution, "masked": mask is not None,
                         "corrected": corrected},
-            "warnings": []})
+            "warnings": warnings})
     return curve
+
+
+def _same_path(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def run_demo(args):
@@ -167,8 +202,9 @@ def run_demo(args):
 
 
 # -- parser ---------------------------------------------------------------------------
-MASK_HELP = ("binary mask (MRC, 1 = molecule, values > 0.5) on the map's grid; default: an "
-             "automatic mask (see --mask-threshold)")
+MASK_HELP = ("mask (MRC) on the map's grid: binary, or soft with values in [0, 1] (taken "
+             "above 0.5; see --mask-binarise for other maps); default: an automatic mask "
+             "(see --mask-threshold)")
 MASK_THRESHOLD_HELP = (
     "threshold of the automatic mask. The automatic mask (used when no --mask is given) "
     "low-passes the map to 15 Å, thresholds it (default: automatic), keeps the connected "
@@ -180,6 +216,10 @@ MASK_THRESHOLD_HELP = (
 def _add_mask(p):
     p.add_argument("--mask", help=MASK_HELP)
     p.add_argument("--mask-threshold", type=float, default=None, help=MASK_THRESHOLD_HELP)
+    p.add_argument("--mask-binarise", type=float, default=None, metavar="T",
+                   help="--mask file: use the voxels above T as the mask, whatever its values "
+                        "(default: the mask must be binary or soft, values in [0, 1], and is "
+                        "taken above 0.5; a density map given as --mask is refused)")
     p.add_argument("--mask-lowpass", type=float, default=D.MASK_LOWPASS,
                    help="automatic mask: low-pass resolution in Å before thresholding "
                         f"(default {D.MASK_LOWPASS:g})")
@@ -344,33 +384,119 @@ def build_parser():
     p.set_defaults(func=run_maturity)
 
     p = sub.add_parser("fsc", help="half-map FSC and its 0.143 resolution")
-    p.add_argument("half1")
-    p.add_argument("half2")
+    p.add_argument("half1", help="first unfiltered half map (MRC)")
+    p.add_argument("half2", help="second unfiltered half map, on the same grid")
     p.add_argument("--mask", help="optional mask applied to both half maps (the core "
                                   "corrects the masked FSC when it can and says so)")
     p.add_argument("--curve", help="write the FSC curve to this text file")
     p.add_argument("--json", default=None, metavar="FILE", help="also write a JSON summary")
     _add_voxel(p)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--force", action="store_true")
+    p.add_argument("--threads", type=int, default=None,
+                   help="FFT threads (default: all cores)")
+    p.add_argument("--force", action="store_true",
+                   help="replace existing --curve and --json files")
     p.set_defaults(func=run_fsc)
 
-    p = sub.add_parser("demo", help="run every method on the bundled example phantom")
+    p = sub.add_parser("demo", help="run every method (LocSpiral, LocBSharpen, LocSharpen, "
+                                    "LocBFactor, LocOccupancy, maturity index) on the "
+                                    "bundled example phantom")
     p.add_argument("-o", "--output", default=None,
                    help="output folder (default ./locspiral_demo)")
-    p.add_argument("--size", type=int, default=128, help="box size of the phantom (128)")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--size", type=int, default=DEMO_SIZE,
+                   help=f"box size of the phantom in voxels ({DEMO_SIZE}; at least 32)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="FFT threads (default: all cores)")
     p.add_argument("--force", action="store_true", help="reuse an existing output folder")
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=run_demo)
     return parser
 
 
+class _SafeStream:
+    """stdout/stderr that a closed or broken pipe (``| head -0``, ``>&-``) cannot stop: the
+    first failed write turns it silent (its file descriptor then points to /dev/null, so
+    Python's final flush is quiet too); the run and its outputs go on."""
+
+    def __init__(self, stream):
+        self._stream, self.broken = stream, stream is None
+
+    def write(self, text):
+        if not self.broken:
+            try:
+                return self._stream.write(text)
+            except (OSError, ValueError):  # BrokenPipeError, EBADF, closed file
+                self._silence()
+        return len(text)
+
+    def flush(self):
+        if not self.broken:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError):
+                self._silence()
+
+    def isatty(self):
+        try:
+            return not self.broken and self._stream.isatty()
+        except (OSError, ValueError):
+            return False
+
+    def _silence(self):
+        self.broken = True
+        try:
+            fd = self._stream.fileno()
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, fd)
+            os.close(null)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _standard_fds():
+    """Closed fds 0-2 (``>&-``) get /dev/null: otherwise the next file opened (a lock, a
+    map being staged) would take fd 1 and anything printed would go into it."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+
+
+def _interrupted_line():
+    """The truth about the outputs when Ctrl-C stopped the run."""
+    from . import outputs
+    written = outputs.committed()
+    if written:
+        return (f"interrupted after the outputs were complete: all {len(written)} files "
+                "were written")
+    return "interrupted; nothing was written (existing outputs are unchanged)"
+
+
 def main(argv=None):
+    _standard_fds()
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _SafeStream(sys.stdout), _SafeStream(sys.stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _main(argv):
+    from .outputs import OutputError
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         args.func(args)
+    except OutputError as exc:  # the disk failed, not the input: nothing was written
+        print(f"locspiral-em {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     except InputError as exc:
         print(f"locspiral-em {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -379,8 +505,13 @@ def main(argv=None):
               "machine with more memory", file=sys.stderr)
         return 3
     except KeyboardInterrupt:
-        print("\ninterrupted; nothing was written", file=sys.stderr)
+        print(f"\n{_interrupted_line()}", file=sys.stderr)
         return 130
+    except OSError as exc:  # reading or writing outside the output set (demo, fsc)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"locspiral-em {args.command}: error: {where}{exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
     return 0
 
 

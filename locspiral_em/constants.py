@@ -57,6 +57,7 @@ ATTR_GLOBAL_B_MIN_RES = "globalBMinRes"  # LocBFactor: range of that Guinier fit
 ATTR_GLOBAL_B_MAX_RES = "globalBMaxRes"
 
 # Attributes of each item of the maturity-index output sets.
-ATTR_MATURITY_INDEX = "_maturityIndex"   # Float, 0..1
+ATTR_MATURITY_INDEX = "_maturityIndex"   # Float, 0..1 (published: the mature map < 1)
+ATTR_MATURITY_NORMALISED = "_maturityNormalisedIndex"  # Float: index / the mature map's own
 ATTR_SOURCE_NAME = "_sourceName"         # String, name of the immature map
 ATTR_SOURCE_POSITION = "_sourcePosition"  # Integer, 1-based position in the input list

@@ -2,8 +2,12 @@
 
 The example is generated (``core.demo_phantom``): three pseudo-atom domains in a 128^3 box at
 1 Å/voxel, blurred by B = 40, 120 and 40 Å^2, the last one half occupied, with two noisy half
-maps. Expect the B map to be clearly more negative on the blurred domain and the occupancy
+maps. Methods: LocSpiral, LocBSharpen, LocSharpen, LocBFactor, LocOccupancy and the maturity
+index. Expect the B map to be clearly more negative on the blurred domain and the occupancy
 map lower on the half-occupied one.
+
+:func:`compute_demo` does the analysis (``docs/make_figures.py`` draws the README's figures
+from it, so they show this demo); :func:`run_demo` writes it to a folder.
 
 The methods run with the automatic mask (``core.auto_mask`` of the half-map average), as a
 user's map would, not with the phantom's true mask; the summary says how much of the domains
@@ -11,6 +15,7 @@ it covers.
 """
 import os
 import sys
+from typing import Dict, List, NamedTuple
 
 import numpy as np
 
@@ -18,17 +23,31 @@ from . import core
 from .core import InputError
 
 SEED = 0  # the example's atoms and noise; the isolated-domain references use the same atoms
+SIZE = 128  # the demo's box (``locspiral-em demo --size``)
+MIN_RES = 25.0          # Å: LocSpiral, LocBSharpen, LocSharpen, LocOccupancy, maturity
+MIN_RES_B = 15.0        # Å: LocBFactor
+MAX_RES_OCCUPANCY = 10.0  # Å: LocOccupancy and maturity (the published 25-10 Å)
+MATURITY_LABELS = ("complete", "one_missing", "two_missing")
 
 
-def run_demo(folder, size=128, workers=None, quiet=False, force=False):
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise InputError(f"{folder} exists and is not a folder; choose another -o folder")
-    if int(size) < 32:
-        raise InputError(f"--size must be at least 32 voxels, got {size}")
-    if os.path.exists(folder) and os.listdir(folder) and not force:
-        raise InputError(f"{folder} exists and is not empty; choose another -o folder or "
-                         "add --force")
-    say = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr))
+class Demo(NamedTuple):
+    """Everything the demo computed: the phantom, its automatic mask, the max resolution
+    used, the output maps by name, LocBFactor's and LocSharpen's results and the maturity
+    results (one per ``MATURITY_LABELS``)."""
+    phantom: core.Phantom
+    auto: core.AutoMask
+    fsc_res: float
+    max_res: float
+    out: Dict[str, np.ndarray]
+    bfactor: core.LocalBFactor
+    sharpened: core.SharpenedMap
+    maturity: List[core.Maturity]
+
+
+def compute_demo(size=SIZE, workers=None, say=None):
+    """Run every method on the demo phantom of ``size``^3 (automatic mask, max resolution
+    the half-map FSC, not finer than 2.5 voxels); ``say(line)`` for progress lines."""
+    say = say or (lambda *a: None)
     ph = core.demo_phantom(size, seed=SEED)
     p = ph.voxel_size
     res = core.fsc(ph.half1, ph.half2, p, workers=workers).resolution
@@ -44,26 +63,47 @@ def run_demo(folder, size=128, workers=None, quiet=False, force=False):
     out = {}
     say("LocSpiral ...")
     out["locspiral"], out["locspiral_quality"] = core.locspiral(
-        ph.map, mask, p, 25.0, max_res, workers=workers)
+        ph.map, mask, p, MIN_RES, max_res, workers=workers)
     say("LocBSharpen ...")
     out["locbsharpen"], out["locbsharpen_quality"] = core.locbsharpen(
-        ph.map, mask, p, 25.0, max_res, workers=workers)
+        ph.map, mask, p, MIN_RES, max_res, workers=workers)
+    say("LocSharpen ...")
+    # The half maps give the Wiener weight its noise, as `locspiral-em locsharpen` does.
+    sharpened = core.locsharpen(ph.map, mask, p, MIN_RES, max_res,
+                                half_maps=(ph.half1, ph.half2), workers=workers)
+    out["locsharpen"], out["locsharpen_bfactor"] = sharpened.map, sharpened.bfactor
     say("LocBFactor ...")
-    bf = core.locbfactor(ph.map, mask, p, 15.0, max_res, workers=workers)
+    bf = core.locbfactor(ph.map, mask, p, MIN_RES_B, max_res, workers=workers)
     out["bfactor"], out["amplitude"] = bf.bfactor, bf.amplitude
     say("LocOccupancy ...")
-    out["occupancy"] = core.lococcupancy(ph.map, mask, p, 25.0, 10.0, workers=workers)
+    out["occupancy"] = core.lococcupancy(ph.map, mask, p, MIN_RES, MAX_RES_OCCUPANCY,
+                                         workers=workers)
     say("Maturity index ...")
     # Immature stand-ins: the map without the half-occupied domain, and without two domains.
     one_missing = np.where(ph.domains[2], 0, ph.clean).astype(np.float32)
     two_missing = np.where(ph.domains[1] | ph.domains[2], 0, ph.clean).astype(np.float32)
-    maturity = core.maturity_index(mask, [ph.clean, one_missing, two_missing], p, 25.0, 10.0,
-                                   mature_map=ph.clean, workers=workers)
+    maturity = core.maturity_index(mask, [ph.clean, one_missing, two_missing], p, MIN_RES,
+                                   MAX_RES_OCCUPANCY, mature_map=ph.clean, workers=workers)
+    return Demo(ph, auto, res, max_res, out, bf, sharpened, maturity)
+
+
+def run_demo(folder, size=SIZE, workers=None, quiet=False, force=False):
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise InputError(f"{folder} exists and is not a folder; choose another -o folder")
+    if int(size) < 32:
+        raise InputError(f"--size must be at least 32 voxels, got {size}")
+    if os.path.exists(folder) and os.listdir(folder) and not force:
+        raise InputError(f"{folder} exists and is not empty; choose another -o folder or "
+                         "add --force")
+    say = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr))
+    demo = compute_demo(size, workers, say)
+    ph, auto, max_res, out, bf = demo.phantom, demo.auto, demo.max_res, demo.out, demo.bfactor
+    mask, maturity, p = auto.mask, demo.maturity, ph.voxel_size
 
     items = [("half1.mrc", ph.half1), ("half2.mrc", ph.half2), ("map.mrc", ph.map),
              ("mask.mrc", mask.astype(np.float32))]
     items += [(f"{name}.mrc", array) for name, array in out.items()]
-    labels = ["complete", "one_missing", "two_missing"]
+    labels = list(MATURITY_LABELS)
     for label, m in zip(labels, maturity):
         items += [(f"maturity_{label}_occupancy.mrc", m.occupancy),
                   (f"maturity_{label}_missing.mrc", m.missing)]
@@ -75,11 +115,13 @@ def run_demo(folder, size=128, workers=None, quiet=False, force=False):
                                               ph.spec, ph.domains)):
         inside = region & bf.mask
         lines.append(f"  {name:14s} true B {-d.bfactor:7.1f}  Guinier B alone "
-                     f"{_isolated_guinier(ph, j, 15.0, max_res):7.1f}  local B median "
+                     f"{_isolated_guinier(ph, j, MIN_RES_B, max_res):7.1f}  local B median "
                      f"{np.median(bf.bfactor[inside]):7.1f} Å^2   occupancy "
                      f"{d.occupancy:.1f} -> mean {out['occupancy'][region].mean():.2f}")
     lines.append("  maturity index: " + ", ".join(
-        f"{label} {m.index:.2f}" for label, m in zip(labels, maturity)))
+        f"{label} {m.index:.2f}" for label, m in zip(labels, maturity))
+        + "; normalised (complete = 1): " + ", ".join(
+        f"{label} {m.normalised:.2f}" for label, m in zip(labels, maturity)))
     covered = [100.0 * np.count_nonzero(region & mask) / np.count_nonzero(region)
                for region in ph.domains]
     lines.append(f"  automatic mask ({auto.lowpass:g} Å low-pass, threshold "
@@ -117,6 +159,12 @@ def _write_scenes(folder, volume, mask, out, bf, maturity, labels, p):
                               quality_range=cx.robust_range(out[f"{method}_quality"], mask),
                               title=title, mask=mask)
         scenes.append(f"{method}.cxc")
+    # LocSharpen: the sharpened map over the input, as the run layer's scene (no W map).
+    cx.enhancement_script(path("locsharpen.cxc"), path("locsharpen.mrc"), path("map.mrc"), p,
+                          level_enhanced=cx.suggest_level(out["locsharpen"], mask),
+                          level_original=level, mask=mask, title="LocSharpen map",
+                          model_id=cx.SCENE_MODEL_IDS["locsharpen"])
+    scenes.append("locsharpen.cxc")
     vmin, vmax = cx.robust_range(bf.bfactor, bf.mask)
     cx.bfactor_script(path("bfactor.cxc"), path("map.mrc"), path("bfactor.mrc"),
                       path("amplitude.mrc"), p, level=level, vmin=vmin, vmax=vmax,

@@ -6,7 +6,12 @@
   computes their curves with :func:`locspiral_em.core.guinier_profiles`.
 * :func:`bfactor_histogram` - histogram of the local B inside the mask, mean and SD marked.
 * :func:`central_slices` - x, y and z slices through the molecule's centre (the mask's or
-  the density's centre of mass, :func:`slice_center`), with a colour bar.
+  the density's centre of mass, :func:`slice_center`), with a colour bar;
+  :func:`slices_montage` - the same cuts of several maps, one row and colour bar each (the
+  Pipeliner jobs' montage). The scenes' rules hold in both: slices through the molecule,
+  never through an empty box centre, and voxels outside the mask of a local map (B, A,
+  occupancy, W: 0 there, which a colour scale would paint as data) drawn neutral grey
+  (:data:`NO_VALUE_GREY`), not as a value.
 * :func:`maturity_bars` - maturity indices as a sorted bar chart (a maturation timeline).
 
 Figures are drawn with matplotlib's object API on an Agg canvas (``Figure`` +
@@ -20,9 +25,14 @@ import os
 import numpy as np
 
 __all__ = ["guinier_plot", "pick_guinier_voxels", "fit_guinier", "local_guinier_figure",
-           "bfactor_histogram", "slice_center", "central_slices", "maturity_bars", "DPI"]
+           "bfactor_histogram", "slice_center", "slice_planes", "central_slices",
+           "slices_montage", "maturity_bars", "DPI", "NO_VALUE_GREY"]
 
 DPI = 100
+NO_VALUE_GREY = "#d9d9d9"   # slices: voxels outside the mask of a local map (no value)
+# A plane through the mask's centre of mass is used unless it cuts fewer than this fraction
+# of the mask voxels the fullest plane cuts (separate domains: the centre lies between).
+FULL_PLANE_FRACTION = 0.5
 # Tick resolutions (Å) for the top axis of a Guinier plot.
 _RESOLUTION_TICKS = (50, 30, 20, 15, 12, 10, 8, 7, 6, 5, 4.5, 4, 3.5, 3, 2.8, 2.6, 2.5, 2.4,
                      2.2, 2, 1.8, 1.6, 1.5)
@@ -244,7 +254,9 @@ def slice_center(volume, mask=None, center=None):
     taken (e.g. the run's mask); else the centre of mass of ``mask``; else of the voxels
     above the density threshold (:func:`locspiral_em.core.auto_threshold`, 3 SD above the
     box-corner solvent); the box centre when there is none. Indices are rounded and kept
-    inside the box.
+    inside the box. Along each axis the plane through the centre of mass is replaced by the
+    plane cutting the most voxels of that region when it cuts fewer than
+    :data:`FULL_PLANE_FRACTION` of them (two domains apart: their centre is in solvent).
     """
     volume = np.asarray(volume)
     shape = volume.shape
@@ -271,7 +283,53 @@ def slice_center(volume, mask=None, center=None):
         return tuple(n // 2 for n in shape)
     from scipy import ndimage
     point = ndimage.center_of_mass(region)
-    return tuple(int(min(max(round(c), 0), n - 1)) for c, n in zip(point, shape))
+    indices = []
+    for axis, (c, n) in enumerate(zip(point, shape)):
+        index = int(min(max(round(c), 0), n - 1))
+        counts = region.sum(axis=tuple(a for a in range(3) if a != axis))
+        if counts[index] < FULL_PLANE_FRACTION * counts.max():
+            index = int(np.argmax(counts))
+        indices.append(index)
+    return tuple(indices)
+
+
+def slice_planes(volume, mask=None, center=None):
+    """``[(axis, index, plane, xlabel, ylabel)]``: the z (xy), y (xz) and x (yz) planes of
+    ``volume`` through :func:`slice_center` (of ``center``, else of ``mask``), as float
+    arrays with NaN outside ``mask`` (when given: the voxels with no value) and at
+    non-finite voxels."""
+    volume = np.array(volume, dtype=float)
+    if volume.ndim != 3:
+        raise ValueError(f"slices need a 3-D volume, got shape {volume.shape}")
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != volume.shape:
+            raise ValueError(f"mask shape {mask.shape} differs from volume {volume.shape}")
+    iz, iy, ix = slice_center(volume, mask, center)
+    volume[~np.isfinite(volume)] = np.nan
+    if mask is not None:
+        volume[~mask] = np.nan
+    return [("z", iz, volume[iz], "x", "y"),
+            ("y", iy, volume[:, iy, :], "x", "z"),
+            ("x", ix, volume[:, :, ix], "y", "z")]
+
+
+def _value_range(planes, vmin, vmax):
+    """``vmin``/``vmax``, their missing ends the 1st/99th percentiles of the planes."""
+    values = np.concatenate([p[2][np.isfinite(p[2])].ravel() for p in planes])
+    if vmin is None or vmax is None:
+        lo, hi = (np.percentile(values, [1, 99]) if values.size else (0.0, 1.0))
+        vmin = float(lo) if vmin is None else vmin
+        vmax = float(hi) if vmax is None else vmax
+        if not vmax > vmin:
+            vmin, vmax = vmin - 0.5, vmax + 0.5
+    return vmin, vmax
+
+
+def _colour_map(cmap):
+    from matplotlib import colormaps
+    colour_map = colormaps[cmap] if isinstance(cmap, str) else cmap
+    return colour_map.with_extremes(bad=NO_VALUE_GREY)
 
 
 def central_slices(png, volume, title="", cmap="viridis", vmin=None, vmax=None,
@@ -282,29 +340,9 @@ def central_slices(png, volume, title="", cmap="viridis", vmin=None, vmax=None,
     With a ``mask``, voxels outside it are drawn light grey (use it for B, A and occupancy
     maps, which are 0 outside their mask). ``vmin``/``vmax`` default to the 1st/99th
     percentiles of the shown values. Returns ``png``."""
-    volume = np.array(volume, dtype=float)
-    if volume.ndim != 3:
-        raise ValueError(f"central_slices needs a 3-D volume, got shape {volume.shape}")
-    if mask is not None:
-        mask = np.asarray(mask, dtype=bool)
-        if mask.shape != volume.shape:
-            raise ValueError(f"mask shape {mask.shape} differs from volume {volume.shape}")
-    iz, iy, ix = slice_center(volume, mask, center)
-    if mask is not None:
-        volume[~mask] = np.nan
-    slices = [("z", iz, volume[iz], "x", "y"),
-              ("y", iy, volume[:, iy, :], "x", "z"),
-              ("x", ix, volume[:, :, ix], "y", "z")]
-    values = np.concatenate([s[2][np.isfinite(s[2])].ravel() for s in slices])
-    if vmin is None or vmax is None:
-        lo, hi = (np.percentile(values, [1, 99]) if values.size else (0.0, 1.0))
-        vmin = float(lo) if vmin is None else vmin
-        vmax = float(hi) if vmax is None else vmax
-        if not vmax > vmin:
-            vmin, vmax = vmin - 0.5, vmax + 0.5
-    from matplotlib import colormaps
-    colour_map = (colormaps[cmap] if isinstance(cmap, str) else cmap).copy()
-    colour_map.set_bad("#d9d9d9")
+    slices = slice_planes(volume, mask, center)
+    vmin, vmax = _value_range(slices, vmin, vmax)
+    colour_map = _colour_map(cmap)
     figure = _figure(figsize, dpi)
     axes = figure.subplots(1, 3)
     image = None
@@ -321,6 +359,52 @@ def central_slices(png, volume, title="", cmap="viridis", vmin=None, vmax=None,
     if title:
         figure.suptitle(title, fontsize=12)
     return _save(figure, png)
+
+
+class Panel:
+    """One row of :func:`slices_montage`: a map, its label, colour map, colour bar title,
+    range (None: 1st/99th percentiles) and mask (a local map's: grey outside; None: all
+    voxels shown, as for a density map)."""
+
+    def __init__(self, volume, label, cmap="gray", unit="", vmin=None, vmax=None, mask=None):
+        self.volume, self.label, self.cmap, self.unit = volume, label, cmap, unit
+        self.vmin, self.vmax, self.mask = vmin, vmax, mask
+
+
+def slices_montage(png, panels, title="", center=None, row_height=2.6, dpi=DPI):
+    """The z, y and x slices of each :class:`Panel` in a row, all cut at one voxel: the
+    molecule's (:func:`slice_center` of ``center``: a mask or three indices; default the
+    first panel's mask). Each row has its own colour bar; local maps are grey outside their
+    mask. Returns ``(png, (iz, iy, ix))``."""
+    panels = list(panels)
+    if not panels:
+        raise ValueError("slices_montage needs at least one map")
+    shape = np.shape(panels[0].volume)
+    if center is None:
+        center = next((p.mask for p in panels if p.mask is not None), None)
+    point = slice_center(np.asarray(panels[0].volume), None, center)
+    figure = _figure((10.0, row_height * len(panels) + (0.4 if title else 0.0)), dpi)
+    axes = figure.subplots(len(panels), 3, squeeze=False)
+    for row, panel in zip(axes, panels):
+        if np.shape(panel.volume) != shape:
+            raise ValueError(f"{panel.label}: shape {np.shape(panel.volume)} differs from "
+                             f"{shape}; the montage's maps share one grid")
+        planes = slice_planes(panel.volume, panel.mask, point)
+        vmin, vmax = _value_range(planes, panel.vmin, panel.vmax)
+        image = None
+        for ax, (axis, index, plane, xlabel, ylabel) in zip(row, planes):
+            image = ax.imshow(plane, origin="lower", cmap=_colour_map(panel.cmap), vmin=vmin,
+                              vmax=vmax, interpolation="nearest")
+            ax.set_title(f"{panel.label}: {axis} = {index}", fontsize=9)
+            ax.set_xlabel(xlabel, fontsize=8)
+            ax.set_ylabel(ylabel, fontsize=8)
+            ax.tick_params(labelsize=6)
+        bar = figure.colorbar(image, ax=list(row), shrink=0.9)
+        if panel.unit:
+            bar.set_label(panel.unit, fontsize=8)
+    if title:
+        figure.suptitle(title, fontsize=11)
+    return _save(figure, png), tuple(point)
 
 
 # -- maturity -----------------------------------------------------------------------------

@@ -19,16 +19,20 @@ JSON summary (:data:`SCHEMA_VERSION`; every number carries its unit in its key n
     method, version, schema
     inputs      {map, half1, half2, mask, immature: [...]}  paths as given, null for arrays
     parameters  {voxel_size_A, min_res_A, max_res_A, spiral, threads, bw_px (LocBFactor:
-                 bw, bw_units, estimator; null = the core's default), noise_quantile,
+                 bw, bw_units, estimator; null = the core's default; window_A: the FWHM
+                 of the fit's spatial window), noise_quantile,
                  snr_weight, sharpen_res_A, num_points, filtered, amplitude_at,
                  occupancy_quantile, occupied_level, target_b_A2, smooth_A,
                  bfactor_min_res_A, weight, noise_from: those of the method}
-    mask        {source: file|array|auto, path, threshold (on the low-passed map),
+    mask        {source: file|array|auto, path, binarised_at (a mask file thresholded
+                 with mask_binarise), threshold (on the low-passed map),
                  threshold_on, threshold_given, lowpass_A, dilation_A, voxels, volume_A3,
                  box_fraction, solvent_fraction (of the box's inscribed sphere, outside the
                  mask: where the noise is measured), warnings}
     resolution  {min_res_A, max_res_A, fsc_res_A (null without half maps),
-                 max_res_source: given|fsc|default, num_bands}
+                 max_res_source: given|fsc|default, num_bands; only when the half-map
+                 FSC never falls to 0.143 (fsc_res_A is then Nyquist, a bound):
+                 fsc_beyond_nyquist: true, fsc_at_nyquist (the FSC in the last shell)}
     outputs     {name: path}   every file written (maps, "mask", LocBFactor's
                  "noise_curve" text, "average" for the scene when no input file holds the
                  map the method ran on)
@@ -48,14 +52,13 @@ JSON summary (:data:`SCHEMA_VERSION`; every number carries its unit in its key n
 """
 import json
 import os
-import tempfile
 import warnings as pywarnings
 from dataclasses import dataclass
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from . import __version__, core
+from . import __version__, core, outputs
 from .core import InputError, MapData
 from .core import defaults as D
 from .core import masking
@@ -63,15 +66,11 @@ from .core import masking
 SCHEMA_VERSION = 1
 MAP_EXTENSIONS = (".mrc", ".map", ".ccp4", ".mrcs", ".rec")
 
-# An unsharpened map's global Guinier B is clearly negative (blur); a sharpened one is
-# flattened to about 0. Measured on the protocol tests' phantom (56^3, 1.2 Å, noise 0.5;
-# 15 Å to FSC 2.98 Å, whole box): -43 Å^2 as is, -13 after sharpening by 30 Å^2, +17 after
-# 60. Whole box, not masked: a binary mask's edge adds power at high resolution that keeps
-# a masked fit near 0 for any sharpening.
-SHARPENED_B = -10.0
-GUINIER_LOW_RES = 15.0      # Å, low end of the sharpening check (LocBFactor's default)
-GUINIER_MIN_HIGH = 8.0      # Å: the check needs a high end finer than this
-MASKED_FRACTION = 0.5       # of the box corners equal to one value: the map was masked
+# The input checks' numerics live in the core; re-exported here (the protocols and tests
+# import them from the run layer).
+from .core.diagnostics import (GUINIER_LOW_RES, GUINIER_MIN_HIGH,  # noqa: F401,E402
+                               MASKED_FRACTION, SHARPENED_B, global_guinier,
+                               looks_masked, looks_sharpened)
 
 # Output names per method (the keys of summary["outputs"]); maturity adds per-map names.
 OUTPUTS = {
@@ -101,12 +100,46 @@ class MapSource:
         return core.read_map(self.path, voxel_size)
 
 
-def as_source(value):
+MAP_INPUT_TYPES = "a file path (str, bytes or os.PathLike), a MapData or a MapSource"
+
+
+def as_source(value, name="map", voxel_size=None):
+    """A :class:`MapSource` for a map input: a path, MapData, MapSource or (with a
+    ``voxel_size``) a numeric 3-D array; anything else is an InputError naming ``name``."""
     if value is None or isinstance(value, MapSource):
         return value
     if isinstance(value, MapData):
         return MapSource(None, value)
-    return MapSource(os.fspath(value), None)
+    if isinstance(value, (str, bytes, os.PathLike)):
+        return MapSource(os.fsdecode(os.fspath(value)), None)
+    if isinstance(value, (np.ndarray, list, tuple)):
+        if voxel_size is None:
+            raise InputError(f"{name} is an array without a voxel size: pass voxel_size= (Å) "
+                             "or MapData(array, voxel_size)")
+        return MapSource(None, MapData(value, _number(voxel_size, "voxel size")))
+    raise InputError(f"{name} must be {MAP_INPUT_TYPES} or an array, not "
+                     f"{type(value).__name__}")
+
+
+def _as_map_list(value, name):
+    """``immature``: one map (a path, MapData, MapSource, 3-D array) or a sequence of them,
+    as a list (a single path is one map, not a sequence of characters)."""
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes, os.PathLike, MapData, MapSource)):
+        return [value]
+    if isinstance(value, np.ndarray):
+        if value.ndim == 3:
+            return [value]
+        if value.ndim == 4:
+            return list(value)
+        raise InputError(f"{name}: an array of maps must be 3-D (one map) or 4-D (several), "
+                         f"not {value.ndim}-D")
+    try:
+        return list(value)
+    except TypeError:
+        raise InputError(f"{name} must be a map ({MAP_INPUT_TYPES}) or a list of maps, not "
+                         f"{type(value).__name__}") from None
 
 
 @dataclass
@@ -119,6 +152,7 @@ class RunSpec:
     half2: Any = None
     mask: Any = None                # file/MapData/array; None: automatic mask
     mask_threshold: Optional[float] = None   # automatic mask: explicit threshold
+    mask_binarise: Optional[float] = None    # mask file: threshold it here (any values)
     mask_lowpass: float = D.MASK_LOWPASS
     mask_dilation: Optional[float] = None    # Å; None: the core's default
     immature: Sequence = ()         # maturity: immature maps
@@ -136,6 +170,7 @@ class RunSpec:
     amplitude_at: str = D.AMPLITUDE_AT
     estimator: Optional[str] = None  # LocBFactor: None = the core's default
     bw_units: Optional[str] = None   # LocBFactor: None = the core's default
+    window: Optional[float] = None   # LocBFactor: FWHM (Å) of the fit's spatial window
     quantile: float = D.OCCUPANCY_QUANTILE
     occupied: float = D.OCCUPIED_LEVEL
     target_b: float = D.TARGET_B     # LocSharpen: Å^2, sharpening sign
@@ -149,6 +184,23 @@ class RunSpec:
     scene_path: Optional[str] = None
     json_path: Optional[str] = None
     force: bool = False             # replace existing outputs
+
+    def __post_init__(self):
+        """Map inputs as sources now, so that a wrong type is refused naming its argument
+        (arrays need ``voxel_size``; ``mask`` may be an array on the map's grid)."""
+        voxel = self.voxel_size
+        for name in ("map", "half1", "half2", "grid"):
+            setattr(self, name, as_source(getattr(self, name), name, voxel))
+        if isinstance(self.mask, (list, tuple)) and not isinstance(self.mask, MapData):
+            try:
+                self.mask = np.asarray(self.mask, dtype=np.float32)
+            except (TypeError, ValueError):
+                raise InputError("mask: a list must hold a numeric 3-D array on the map's "
+                                 "grid; or give a mask file") from None
+        if not isinstance(self.mask, np.ndarray):
+            self.mask = as_source(self.mask, "mask")
+        self.immature = [as_source(m, f"immature map {i + 1}", voxel)
+                         for i, m in enumerate(_as_map_list(self.immature, "immature"))]
 
 
 class RunResult(NamedTuple):
@@ -167,6 +219,7 @@ class Inputs(NamedTuple):
     immature: List[np.ndarray]
     immature_names: List[str]
     paths: dict                     # summary["inputs"]
+    warnings: Optional[list] = None  # lines for the summary (voxel size override, FSC)
 
 
 # -- checks -------------------------------------------------------------------------------
@@ -174,6 +227,121 @@ def check_same_voxel(a, b, name_a, name_b):
     if abs(a - b) > 1e-3 * max(a, b):
         raise InputError(f"{name_a} voxel size {a:g} Å differs from {name_b} voxel size "
                          f"{b:g} Å; resample them onto one grid")
+
+
+# Origins closer than this fraction of a voxel are the same grid (float32 headers written
+# by different programs round the same origin differently).
+ORIGIN_TOLERANCE = 0.05
+# Half maps whose difference is this small against the map are copies of one map, not
+# independent reconstructions (their FSC would be 1 to Nyquist, their noise 0).
+IDENTICAL_HALVES = 1e-6
+# A mask (or its solvent) of fewer voxels holds no noise or occupancy statistic: the
+# 0.25 or 0.9 quantile of n values has a rank SD of sqrt(q (1 - q) / n), 0.03-0.04 at 100
+# voxels, and noise quantiles from fewer than 100 voxels swing from band to band.
+MIN_MASK_VOXELS = 100
+# A mask file's values: binary or soft (Relion: 1 inside, a soft edge, 0 outside) ones lie
+# in [0, 1]; most voxels of a soft mask are exactly 0 or 1, its edge is a thin shell. A map
+# whose values are mostly strictly between 0 and 1 is density, not a mask.
+MASK_RANGE_TOLERANCE = 1e-3
+MAX_SOFT_FRACTION = 0.5
+
+
+def map_origin(m):
+    """Position (x, y, z Å) of voxel (0, 0, 0) of a MapData, as ChimeraX reads its header:
+    the origin when not zero, else nstart times the voxel size."""
+    from .chimerax import map_origin as origin_of
+    return origin_of(m.origin, m.nstart, m.voxel_size)
+
+
+def has_position(m):
+    """False for a map whose header origin and NXSTART are all 0: many programs (and
+    arrays handed over as MapData) write no position, and such a map is taken to lie on
+    the other map's grid."""
+    return any(float(o) != 0.0 for o in m.origin) or any(int(n) != 0 for n in m.nstart)
+
+
+def check_same_origin(a, b, name_a, name_b, strict=False):
+    """Refuse two maps whose voxel (0, 0, 0) lies at different places: voxel-by-voxel
+    arithmetic would mix different points of the molecule. ``strict`` (the two half maps
+    of one refinement, written by one program): a map without a position differs too."""
+    if not strict and not (has_position(a) and has_position(b)):
+        return
+    oa, ob = map_origin(a), map_origin(b)
+    if max(abs(x - y) for x, y in zip(oa, ob)) > ORIGIN_TOLERANCE * float(a.voxel_size):
+        text = lambda o: "(" + ", ".join(f"{v:.2f}" for v in o) + ")"  # noqa: E731
+        raise InputError(f"{name_a} origin {text(oa)} Å differs from {name_b} origin "
+                         f"{text(ob)} Å (header origin or NXSTART x voxel size): they are "
+                         "not on one grid; resample one onto the other (e.g. ChimeraX "
+                         "'volume resample ... onGrid') or fix the header")
+
+
+def check_independent_halves(a, b, same_file=False):
+    """Refuse half maps that are one map twice (the same file, or equal data)."""
+    if same_file:
+        raise InputError("half map 1 and half map 2 are the same file: the FSC would be 1 "
+                         "to Nyquist and the noise 0; give the two independent half maps")
+    if a is None or b is None:
+        return
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        return  # the grid check says so
+    if core.scale.rms_difference(a, b) <= IDENTICAL_HALVES * core.scale.rms(a):
+        raise InputError("half map 1 and half map 2 are identical: the FSC would be 1 to "
+                         "Nyquist and the noise 0; give the two independent half maps")
+
+
+def _same_file(x, y):
+    try:
+        return bool(x and y and os.path.samefile(x, y))
+    except OSError:
+        return False
+
+
+def binary_mask(data, shape, binarise=None, name="mask"):
+    """A mask read from a file as a boolean mask on ``shape``: voxels above 0.5 (soft
+    masks in [0, 1] are normal), or above ``binarise`` when given (any values). A map that
+    is no mask (values outside [0, 1], or mostly strictly between 0 and 1: density) is
+    refused, naming --mask-binarise."""
+    array = core.validate.as_volume(data, name)
+    if binarise is not None:
+        level = _number(binarise, "mask binarise threshold")
+        return core.validate.as_mask(array > np.float32(level), shape, name)
+    low, high = float(array.min()), float(array.max())
+    tol = MASK_RANGE_TOLERANCE
+    if low < -tol or high > 1.0 + tol:
+        raise InputError(f"the {name} has values {low:.4g} to {high:.4g}, outside [0, 1]: "
+                         "it looks like a density map, not a mask; give a binary or soft "
+                         "(0..1) mask, or threshold it with --mask-binarise T")
+    soft = float(np.count_nonzero((array > tol) & (array < 1.0 - tol))) / array.size
+    if soft > MAX_SOFT_FRACTION:
+        raise InputError(f"{100 * soft:.0f}% of the {name}'s voxels lie strictly between 0 "
+                         "and 1: it looks like a density map, not a mask; give a binary or "
+                         "soft mask, or threshold it with --mask-binarise T")
+    return core.validate.as_mask(array, shape, name)
+
+
+def check_mask_size(mask, name="mask"):
+    """Refuse a mask, or a solvent outside it, too small for the methods' statistics."""
+    inside = int(np.count_nonzero(mask))
+    outside = int(mask.size - inside)
+    if inside < MIN_MASK_VOXELS:
+        raise InputError(f"the {name} holds {inside} voxels; at least {MIN_MASK_VOXELS} are "
+                         "needed for an occupancy or noise statistic; use a larger mask "
+                         "(lower threshold, dilation)")
+    if outside < MIN_MASK_VOXELS:
+        raise InputError(f"the {name} leaves {outside} voxels of solvent; at least "
+                         f"{MIN_MASK_VOXELS} are needed to measure the noise; use a tighter "
+                         "mask or a larger box")
+
+
+def check_finite_outputs(arrays):
+    """The last guard before writing: no output map may hold NaN or Inf."""
+    for name, array in arrays.items():
+        bad = int(np.count_nonzero(~np.isfinite(array)))
+        if bad:
+            raise InputError(f"the {name} output has {bad} NaN or infinite voxels, so "
+                             "nothing was written; please report it with the input maps "
+                             "(a map far outside float32's range can cause it)")
 
 
 def check_density_map(data, label="map"):
@@ -188,49 +356,6 @@ def check_density_map(data, label="map"):
         raise InputError(f"the {label} has only 2 distinct values ({low:g} and {high:g}): it "
                          "is a mask, not a density map; give the unsharpened, unmasked map "
                          "(and the mask as the mask input)")
-
-
-def looks_masked(volume):
-    """A warning line when the box corners (outside the inscribed sphere, solvent for a
-    centred particle) are mostly one exact value: the map was masked (noise statistics need
-    the solvent noise)."""
-    from .core.noise import box_sphere
-    volume = np.asarray(volume)
-    corners = volume[~box_sphere(volume.shape)]
-    if corners.size == 0:
-        return None
-    value = corners.flat[0]
-    fraction = float(np.count_nonzero(corners == value)) / corners.size
-    if fraction < MASKED_FRACTION:
-        return None
-    return (f"the map looks masked: {100 * fraction:.0f}% of the solvent in the box corners "
-            f"is exactly {float(value):g}; the methods estimate noise from the solvent, so "
-            "give the unmasked map (e.g. the average of the unfiltered half maps)")
-
-
-def global_guinier(volume, voxel_size, low, high, mask=None, workers=None):
-    """Global Guinier B (Å^2, sharpening sign) over ``low``-``high`` Å, or None when the
-    range holds too few shells."""
-    try:
-        return core.global_bfactor(volume, voxel_size, low, high, mask=mask,
-                                   workers=workers).bfactor
-    except InputError:
-        return None
-
-
-def looks_sharpened(volume, voxel_size, high_res, workers=None):
-    """A warning line when the global Guinier B of the whole box from 15 Å to ``high_res``
-    is near 0 or positive (an unsharpened map decays: clearly negative)."""
-    if high_res is None or high_res >= GUINIER_MIN_HIGH:
-        return None
-    high = max(float(high_res), 2.0 * float(voxel_size))
-    b = global_guinier(volume, voxel_size, GUINIER_LOW_RES, high, workers=workers)
-    if b is None or b <= SHARPENED_B:
-        return None
-    return (f"the map looks already sharpened: its global Guinier B over "
-            f"{GUINIER_LOW_RES:g}-{high:.2f} Å is {b:+.1f} Å^2 (unsharpened maps are below "
-            f"{SHARPENED_B:g}); the methods expect the unsharpened map (e.g. the average of "
-            "the unfiltered half maps)")
 
 
 def finer_than_fsc(max_res, fsc_res):
@@ -260,6 +385,13 @@ def check_parameters(spec):
     bw = _bw(spec) if spec.bw is None else _number(spec.bw, "band width")
     if bw is not None and not bw > 0:
         raise InputError(f"the band width must be positive, not {bw:g}")
+    if spec.window is not None:
+        if spec.method != "locbfactor":
+            raise InputError(f"window is a LocBFactor option; {spec.method} has no window "
+                             "(leave it out)")
+        if not _number(spec.window, "window") > 0.0:
+            raise InputError(f"the window is a FWHM in Å (> 0, 12 typical), got "
+                             f"{spec.window!r}")
     if spec.method in ("locspiral", "locbsharpen", "locsharpen", "locbfactor"):
         q = _number(spec.noise_quantile, "noise quantile")
         if not 0.0 < q < 1.0:
@@ -288,6 +420,11 @@ def check_parameters(spec):
             _number(getattr(spec, name), name.replace("_", " "))
     if spec.mask is not None and spec.mask_threshold is not None:
         raise InputError("give either --mask or --mask-threshold, not both")
+    if spec.mask_binarise is not None:
+        _number(spec.mask_binarise, "mask binarise threshold")
+        if spec.mask is None:
+            raise InputError("--mask-binarise thresholds a --mask file; without --mask use "
+                             "--mask-threshold (the automatic mask's threshold)")
 
 
 def _number(value, name):
@@ -313,11 +450,15 @@ def _label(source, fallback):
 
 def load_inputs(spec):
     """The map the method runs on (the half maps' average when given), the output grid,
-    the immature maps; refuses masks given as maps, mixed grids and voxel sizes."""
-    main, h1, h2 = as_source(spec.map), as_source(spec.half1), as_source(spec.half2)
+    the immature maps; refuses masks given as maps, mixed grids, origins and voxel sizes,
+    and half maps that are one map twice."""
+    main = as_source(spec.map, "map", spec.voxel_size)
+    h1 = as_source(spec.half1, "half1", spec.voxel_size)
+    h2 = as_source(spec.half2, "half2", spec.voxel_size)
     if (main is None) == (h1 is None and h2 is None):
         raise InputError("give either a map or --half1 and --half2 (not both, not neither)")
     paths = {"map": None, "half1": None, "half2": None}
+    warnings = []
     if main is not None:
         first = main.read(spec.voxel_size)
         name = "mature map" if spec.method == "maturity" else "map"
@@ -325,45 +466,75 @@ def load_inputs(spec):
         volume, halves, direct = first.data, None, main.path
         paths["map"] = main.path
         label = main.path or spec.method
+        read = [(name, main)]
     else:
         if h1 is None or h2 is None:
             raise InputError("half maps need both --half1 and --half2")
+        check_independent_halves(None, None, same_file=_same_file(h1.path, h2.path))
         first, second = h1.read(spec.voxel_size), h2.read(spec.voxel_size)
         check_same_voxel(first.voxel_size, second.voxel_size, "half map 1", "half map 2")
         volume = core.average_half_maps(first.data, second.data)
         check_density_map(first.data, "half map 1")
         check_density_map(second.data, "half map 2")
+        check_same_origin(first, second, "half map 1", "half map 2", strict=True)
+        check_independent_halves(first.data, second.data)
         halves, direct = (first.data, second.data), None
         paths["half1"], paths["half2"] = h1.path, h2.path
         label = h1.path or spec.method
+        read = [("half map 1", h1), ("half map 2", h2)]
     grid = first
     if spec.grid is not None:
-        grid = as_source(spec.grid).read(spec.voxel_size)
+        grid_source = as_source(spec.grid, "grid", spec.voxel_size)
+        grid = grid_source.read(spec.voxel_size)
         check_same_voxel(grid.voxel_size, first.voxel_size, "map", "half map")
         if grid.data.shape != volume.shape:
             raise InputError(f"the half map grid {volume.shape} differs from the map grid "
                              f"{grid.data.shape}; give half maps on the map's grid")
+        check_same_origin(grid, first, "the grid map", read[0][0])
     immature, names = [], []
     if spec.method == "maturity":
         given = list(spec.immature_names or [])
-        for i, item in enumerate(spec.immature):
-            source = as_source(item)
+        sources = [as_source(item, f"immature map {i + 1}", spec.voxel_size)
+                   for i, item in enumerate(_as_map_list(spec.immature, "immature"))]
+        for i, source in enumerate(sources):
             label_i = _label(source, f"immature map {i + 1}")
             m = source.read(spec.voxel_size)
             check_same_voxel(m.voxel_size, first.voxel_size, label_i, "mature map")
             if m.data.shape != volume.shape:
                 raise InputError(f"{label_i} grid {m.data.shape} differs from the mature map "
                                  f"grid {volume.shape}")
+            check_same_origin(m, first, label_i, "the mature map")
             check_density_map(m.data, label_i)
             immature.append(m.data)
+            read.append((label_i, source))
             stem = (given[i] if i < len(given) else
                     os.path.splitext(os.path.basename(source.path))[0] if source.path
                     else f"immature{i + 1}")
             names.append(stem)
         names = unique_names(names)
-        paths["immature"] = [as_source(item).path for item in spec.immature]
+        paths["immature"] = [source.path for source in sources]
+    line = voxel_override_warning(spec.voxel_size, read)
+    if line:
+        warnings.append(line)
     return Inputs(volume, MapData(volume, grid.voxel_size, grid.origin, grid.nstart), halves,
-                  label, direct, immature, names, paths)
+                  label, direct, immature, names, paths, warnings)
+
+
+def voxel_override_warning(voxel_size, named_sources):
+    """A warning line when ``--voxel-size`` replaces header voxel sizes that disagree with
+    each other (a sign that the maps are not from one grid), or None. Decided: a warning,
+    not a refusal: overriding wrong headers is what the option is for."""
+    if voxel_size is None:
+        return None
+    headers = [(name, core.mrcio.header_voxel_size(source.path)) for name, source
+               in named_sources if source is not None and source.path and source.data is None]
+    headers = [(name, size) for name, size in headers if size is not None]
+    sizes = [size for _, size in headers]
+    if len(sizes) < 2 or max(sizes) - min(sizes) <= 1e-3 * max(sizes):
+        return None
+    listed = ", ".join(f"{name} {size:.4g} Å" for name, size in headers)
+    return (f"--voxel-size {float(voxel_size):g} Å replaces header voxel sizes that "
+            f"disagree ({listed}): check that the maps are on one grid")
 
 
 def unique_names(names):
@@ -403,15 +574,22 @@ def make_mask(spec, inputs):
             "lowpass_A": None, "dilation_A": None}
     warnings = []
     if spec.mask is not None:
-        if isinstance(spec.mask, np.ndarray):
-            mask = core.validate.as_mask(spec.mask, volume.shape)
+        if isinstance(spec.mask, np.ndarray) or (isinstance(spec.mask, (list, tuple)) and
+                                                 not isinstance(spec.mask, MapData)):
+            array = np.asarray(spec.mask)
+            mask = (core.validate.as_mask(array, volume.shape) if array.dtype == bool else
+                    binary_mask(array, volume.shape, spec.mask_binarise))
             info["source"] = "array"
         else:
-            source = as_source(spec.mask)
+            source = as_source(spec.mask, "mask")
             m = source.read(spec.voxel_size)
             check_same_voxel(m.voxel_size, p, "mask", "map")
-            mask = core.validate.as_mask(m.data, volume.shape)
+            if m.data.shape == volume.shape:
+                check_same_origin(m, inputs.grid, "the mask", "the map")
+            mask = binary_mask(m.data, volume.shape, spec.mask_binarise)
             info.update(source="file", path=source.path)
+        if spec.mask_binarise is not None:
+            info["binarised_at"] = float(spec.mask_binarise)
     else:
         auto = default_mask(volume, p, spec.mask_threshold, spec.mask_lowpass,
                             spec.mask_dilation, spec.workers)
@@ -423,6 +601,7 @@ def make_mask(spec, inputs):
                     dilation_A=_float(getattr(auto, "dilation", None)),
                     threshold_given=spec.mask_threshold is not None)
         warnings = [str(w) for w in (getattr(auto, "warnings", None) or [])]
+    check_mask_size(mask)
     info.update(_mask_numbers(mask, p))
     info["warnings"] = warnings
     return MaskInfo(mask, info)
@@ -448,10 +627,19 @@ def resolve_resolution(spec, inputs, log):
     from: given, the method's fixed default (LocOccupancy, maturity: 10 Å) or the FSC."""
     d = D.defaults(spec.method)
     min_res = float(spec.min_res) if spec.min_res is not None else d.min_res
-    fsc_res = None
+    fsc_res = beyond = at_nyquist = None
     if inputs.halves is not None:
-        fsc_res = core.fsc(*inputs.halves, inputs.grid.voxel_size,
-                           workers=spec.workers).resolution
+        curve = core.fsc(*inputs.halves, inputs.grid.voxel_size, workers=spec.workers)
+        fsc_res, beyond = curve.resolution, bool(curve.beyond_nyquist)
+        at_nyquist = float(curve.at_nyquist)
+        if beyond and inputs.warnings is not None:
+            inputs.warnings.append(
+                f"the half-map FSC never falls to 0.143: the resolution is better than "
+                f"Nyquist ({fsc_res:.2f} Å; the FSC is still {at_nyquist:.2f} there)"
+                + (", which is used as the max resolution" if spec.max_res is None
+                   and D.defaults(spec.method).max_res is None else "")
+                + "; check that the half maps are independent (not from one refinement "
+                "half, not masked or filtered together)")
     if spec.max_res is not None:
         max_res, source = float(spec.max_res), "given"
     elif d.max_res is not None:
@@ -462,8 +650,13 @@ def resolve_resolution(spec, inputs, log):
     else:
         raise InputError("--max-res is required when no half maps are given (it defaults to "
                          "the half-map FSC 0.143 resolution)")
-    return {"min_res_A": min_res, "max_res_A": max_res, "fsc_res_A": fsc_res,
-            "max_res_source": source}
+    res = {"min_res_A": min_res, "max_res_A": max_res, "fsc_res_A": fsc_res,
+           "max_res_source": source}
+    if beyond:
+        # Only then (the summary's resolution keys stay as they were otherwise): the FSC
+        # resolution is Nyquist, a bound, not a measurement.
+        res.update(fsc_beyond_nyquist=True, fsc_at_nyquist=at_nyquist)
+    return res
 
 
 # -- outputs ------------------------------------------------------------------------------
@@ -484,7 +677,10 @@ def output_names(spec, inputs):
 
 
 def plan_outputs(spec, inputs):
-    """{name: path} of every output, the scene path (or None); refuses to replace existing
+    """{name: path} of every output, the scene path (or None). Before any work: refuses
+    output paths that are inputs or each other, folders, under a file or not writable
+    (:func:`outputs.check_outputs`); takes the prefix's lock and finishes or undoes what an
+    interrupted run on it left (:func:`outputs.hold`); then refuses to replace existing
     files without ``force``."""
     if spec.prefix:
         prefix = strip_map_extension(os.fspath(spec.prefix))
@@ -499,27 +695,59 @@ def plan_outputs(spec, inputs):
     scene = None
     if spec.chimerax:
         scene = spec.scene_path or f"{prefix}_{SCENES[spec.method]}.cxc"
-    others = [p for p in (scene, spec.json_path) if p]
-    existing = [p for p in list(paths.values()) + others if os.path.exists(p)]
+    planned = planned_outputs(paths, scene, spec.json_path)
+    outputs.check_outputs(planned, _input_paths(spec))
+    if all(name in given for name in paths):  # every map named (protocols): lock beside them
+        anchor = os.path.join(os.path.dirname(os.fspath(paths[next(iter(paths))])),
+                              f"locspiral_{spec.method}")
+    else:
+        anchor = prefix
+    outputs.hold(anchor)
+    existing = [p for p in planned.values() if os.path.exists(p)]
     if existing and not spec.force:
         raise InputError(f"{existing[0]} exists; choose another --output prefix or add "
                          "--force")
     return paths, scene
 
 
+def planned_outputs(paths, scene, json_path):
+    """Every file a run writes, by name: the maps and texts, ``scene``, the scene's display
+    copies (``<name>_display``) and ``json``."""
+    planned = dict(paths)
+    if scene:
+        planned["scene"] = scene
+        from . import chimerax as cx
+        for name, path in paths.items():
+            copy = cx.display_path(scene, path)
+            if copy in _display_paths(scene, {name: path}):
+                planned[f"{name}_display"] = copy
+    if json_path:
+        planned["json"] = json_path
+    return planned
+
+
+def _input_paths(spec):
+    """{label: path} of the input files of a spec (arrays and MapData have none)."""
+    found = {}
+    for label in ("map", "half1", "half2", "mask", "grid"):
+        value = getattr(spec, label)
+        if value is not None and not isinstance(value, np.ndarray):
+            found[label] = as_source(value).path
+    for i, item in enumerate(spec.immature or (), 1):
+        found[f"immature map {i}"] = as_source(item).path
+    return found
+
+
 def write_text(path, write):
-    """Write a text file atomically (temporary file in the same folder, then rename)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".txt", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            write(handle)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """Write a text file (``write(handle)``): into the run's output set when one is being
+    written, else atomically on its own (temporary beside it, then rename)."""
+    active = outputs.active()
+    if active is not None:
+        active.write_text(path, write)
+        return
+    with outputs.OutputSet(os.fspath(path), {"text": path}) as one:
+        one.write_text(path, write)
+        one.commit()
 
 
 def write_json(path, summary):
@@ -562,13 +790,50 @@ def _mean_sd(values):
     return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0
 
 
+def _occupancy_results(occupancy, mask, voxel_size, quantile, min_res, max_res):
+    """LocOccupancy's summary numbers: what the map says (the share of the mask below 0.5,
+    the occupied regions), what it is relative to, and the mean labelled as the constant it
+    is (``1 - quantile`` by construction)."""
+    from .core.occupancy import LOW_OCCUPANCY, occupancy_report
+    report = occupancy_report(occupancy, mask, voxel_size, quantile, min_res, max_res)
+    mean, sd = _mean_sd(occupancy[mask])
+    return dict(
+        occupancy_low_level=LOW_OCCUPANCY,
+        occupancy_fraction_low=report.fraction_low,
+        occupancy_regions=[dict(voxels=r.voxels, volume_A3=r.volume_A3,
+                                median_occupancy=r.median, mean_occupancy=r.mean,
+                                centre_xyz_px=list(r.centre_xyz)) for r in report.regions],
+        occupancy_region_count=report.region_count,
+        occupancy_regions_text=(f"connected regions of the mask with occupancy >= "
+                                f"{LOW_OCCUPANCY:g}, largest first (at most "
+                                f"{len(report.regions)} of {report.region_count} listed)"),
+        occupancy_normalisation=report.normalisation,
+        occupancy_mean=mean, occupancy_sd=sd,
+        occupancy_mean_text=(f"fixed by construction at 1 - quantile = {1 - quantile:g} "
+                             "(each band marks that share of the mask as weak): not a "
+                             "result"))
+
+
+def _locbfactor_used(spec):
+    """LocBFactor's estimator, band-width unit and band width (in that unit) as the core
+    resolves them (``core.bfactor._Sweep``: estimator by spiral mode, unit by whether a
+    width was given, width from ``DEFAULT_BW``); a test checks this against the core."""
+    # Without the box: a width in Fourier pixels that a window sets comes back None (the
+    # JSON's window_A then reruns the same fit).
+    band = core.bfactor.fit_band(None, None, spec.bw, spec.estimator, spec.bw_units,
+                                 spec.window, spec.spiral)
+    return dict(bw=band.bw, bw_units=band.bw_units, estimator=band.estimator)
+
+
 def _parameters(spec, inputs, res):
+    # threads: the worker count the core resolved (None = every core), not what was asked.
     p = {"voxel_size_A": inputs.grid.voxel_size, "min_res_A": res["min_res_A"],
-         "max_res_A": res["max_res_A"], "spiral": spec.spiral, "threads": spec.workers}
-    # Band width: Fourier pixels except LocBFactor's debiased estimator (Å^-1), whose
-    # default (None) the core chooses.
+         "max_res_A": res["max_res_A"], "spiral": spec.spiral,
+         "threads": core.filterbank.default_workers(spec.workers)}
+    # Band width: Fourier pixels except LocBFactor, whose estimator, unit and width the core
+    # chooses when not given: the values it used, so that the JSON reruns the same fit.
     if spec.method == "locbfactor":
-        p.update(bw=_bw(spec), bw_units=spec.bw_units, estimator=spec.estimator)
+        p.update(_locbfactor_used(spec))
     else:
         p["bw_px"] = _bw(spec)
     m = spec.method
@@ -581,6 +846,10 @@ def _parameters(spec, inputs, res):
     if m == "locbfactor":
         p.update(num_points=int(spec.num_points), filtered=bool(spec.filtered),
                  amplitude_at=spec.amplitude_at)
+        # The spatial window (FWHM, Å) the fit averaged over: what "local" meant.
+        p["window_A"] = core.bfactor.fit_band(
+            inputs.grid.voxel_size, max(inputs.volume.shape), spec.bw, spec.estimator,
+            spec.bw_units, spec.window, spec.spiral).window
     if m == "locsharpen":
         p.update(target_b_A2=float(spec.target_b), smooth_A=float(spec.smooth),
                  bfactor_min_res_A=float(spec.bfactor_min_res),
@@ -592,6 +861,52 @@ def _parameters(spec, inputs, res):
     if m == "maturity":
         p["occupied_level"] = float(spec.occupied)
     return p
+
+
+# summary["parameters"] key -> RunSpec field (the others, e.g. "weight", are derived).
+_SPEC_FIELDS = {
+    "voxel_size_A": "voxel_size", "min_res_A": "min_res", "max_res_A": "max_res",
+    "spiral": "spiral", "threads": "workers", "bw_px": "bw", "bw": "bw",
+    "bw_units": "bw_units", "estimator": "estimator", "noise_quantile": "noise_quantile",
+    "snr_weight": "snr_weight", "sharpen_res_A": "sharpen_res", "num_points": "num_points",
+    "filtered": "filtered", "amplitude_at": "amplitude_at", "occupancy_quantile": "quantile",
+    "occupied_level": "occupied", "target_b_A2": "target_b", "smooth_A": "smooth",
+    "bfactor_min_res_A": "bfactor_min_res", "window_A": "window",
+}
+
+
+def spec_from_summary(summary, **overrides):
+    """A :class:`RunSpec` that reruns the run a JSON summary describes: its inputs, mask and
+    every parameter it used (``overrides``: e.g. a new ``prefix`` or ``json_path``). Only
+    file inputs can be rerun; a mask given as an array cannot."""
+    from dataclasses import fields
+    known = {f.name for f in fields(RunSpec)}
+    method, inputs, mask = summary["method"], summary["inputs"], summary["mask"]
+    kw = {field: summary["parameters"][key] for key, field in _SPEC_FIELDS.items()
+          if key in summary["parameters"] and field in known}
+    if method == "locsharpen":
+        kw.pop("filtered", None)  # LocSharpen's fit is always filtered (not a spec field)
+    for name in ("map", "half1", "half2"):
+        if inputs.get(name):
+            kw[name] = inputs[name]
+    if method == "maturity":
+        kw["immature"] = list(inputs["immature"])
+        kw["immature_names"] = [e["name"] for e in summary["results"]["maturity"]]
+    if mask["source"] == "file":
+        kw["mask"] = mask["path"]
+        if mask.get("binarised_at") is not None and "mask_binarise" in known:
+            kw["mask_binarise"] = mask["binarised_at"]
+    elif mask["source"] == "auto":
+        if mask.get("lowpass_A") is not None:
+            kw["mask_lowpass"] = mask["lowpass_A"]
+        kw["mask_dilation"] = mask.get("dilation_A")
+        if mask.get("threshold_given"):
+            kw["mask_threshold"] = mask["threshold"]
+    else:
+        raise InputError("this run's mask was given as an array, not a file: save it as an "
+                         "MRC file and give it as the mask to rerun")
+    kw.update(overrides)
+    return RunSpec(method, **kw)
 
 
 def _locsharpen(spec, inputs, mask, res, common, warnings_out):
@@ -621,10 +936,16 @@ def _locsharpen(spec, inputs, mask, res, common, warnings_out):
     mean, sd = _mean_sd(inside)
     glob = global_guinier(v, p, low, hi, mask=mask, workers=spec.workers)
     results = dict(
-        bfactor_mean_A2=mean, bfactor_sd_A2=sd, fit_voxels=int(np.count_nonzero(r.mask)),
+        bfactor_mean_A2=mean, bfactor_sd_A2=sd,
+        bfactor_median_A2=float(np.median(inside)) if inside.size else None,
+        fit_voxels=int(np.count_nonzero(r.mask)),
         target_b_A2=float(spec.target_b), global_bfactor_A2=glob,
         global_bfactor_range_A=[low, hi],
-        global_bfactor_text=f"global Guinier B over {low:g}-{hi:.2f} Å in the mask")
+        global_bfactor_text=f"global Guinier B over {low:g}-{hi:.2f} Å in the mask",
+        # The core picks the noise (and filters the B fit only where the solvent is usable);
+        # "none": no noise estimate, the map was only low-passed, not sharpened.
+        noise_source=getattr(r, "noise", None),
+        sharpened=getattr(r, "noise", None) != "none")
     return arrays, results
 
 
@@ -651,7 +972,7 @@ def compute(spec, inputs, mask, res, progress=None, warnings_out=None):
         arrays, extra = _locsharpen(spec, inputs, mask, res, common, warnings_out)
         results.update(extra)
     elif m == "locbfactor":
-        extra = {name: getattr(spec, name) for name in ("estimator", "bw_units")
+        extra = {name: getattr(spec, name) for name in ("estimator", "bw_units", "window")
                  if getattr(spec, name) is not None}
         r = core.locbfactor(v, mask, p, lo, hi, spec.num_points, spec.noise_quantile, bw,
                             filtered=spec.filtered, amplitude_at=spec.amplitude_at,
@@ -674,7 +995,7 @@ def compute(spec, inputs, mask, res, progress=None, warnings_out=None):
     elif m == "lococcupancy":
         occupancy = core.lococcupancy(v, mask, p, lo, hi, spec.quantile, bw, **common)
         arrays = {"occupancy": occupancy}
-        results["occupancy_mean"], results["occupancy_sd"] = _mean_sd(occupancy[mask])
+        results.update(_occupancy_results(occupancy, mask, p, spec.quantile, lo, hi))
     else:  # maturity
         rs = core.maturity_index(mask, inputs.immature, p, lo, hi, spec.occupied,
                                  spec.quantile, bw, mature_map=v, **common)
@@ -682,10 +1003,18 @@ def compute(spec, inputs, mask, res, progress=None, warnings_out=None):
         for position, (name, r) in enumerate(zip(inputs.immature_names, rs), 1):
             arrays[f"{name}_occupancy"], arrays[f"{name}_missing"] = r.occupancy, r.missing
             entries.append({"position": position, "name": name, "index": float(r.index),
+                            "normalised_index": r.normalised,
                             "outputs": {"occupancy": f"{name}_occupancy",
                                         "missing": f"{name}_missing"}})
         results["maturity"] = entries
         results["maturity_index"] = {e["name"]: e["index"] for e in entries}
+        # The published index does not reach 1 for the mature map itself: the normalised
+        # one divides by the mature map's own index (mature = 1, nothing there = 0).
+        results["maturity_normalised_index"] = {e["name"]: e["normalised_index"]
+                                                for e in entries}
+        results["mature_reference_index"] = rs[0].reference_index if rs else None
+        results["occupancy_normalisation"] = core.occupancy.normalisation_text(
+            spec.quantile, lo, hi, reference=True)
         if counter.total:
             counter.total //= len(rs)  # the core counts bands over all maps
     results["num_bands"] = counter.total
@@ -738,13 +1067,33 @@ def _display_paths(scene, paths):
     return [cx.display_path(scene, paths[n]) for n in names]
 
 
+def _display_outputs(scene, paths):
+    """``{<name>_display: path}`` of the display copies the scene writes (``_display_paths``),
+    for the summary's outputs."""
+    written = set(_display_paths(scene, paths))
+    if not written:
+        return {}
+    from . import chimerax as cx
+    # Named like the scene: relative when it is, as the other outputs are given.
+    shown = (lambda p: p) if os.path.isabs(scene) else os.path.relpath
+    return {f"{name}_display": shown(cx.display_path(scene, path))
+            for name, path in paths.items() if cx.display_path(scene, path) in written}
+
+
 def run(spec, progress=None, log=None):
-    """Do the whole run: check, load, mask, resolution, compute, then write every output
-    (the noise curve and the scene, then the maps all-or-nothing, then the JSON summary).
-    Raises :class:`InputError` for bad input before anything is written; on a failure
-    while writing, the files this run created are removed (and no map was replaced if the
-    failure came before the maps). ``progress(done, total, message)``
-    per band; ``log(line)`` for information lines (the FSC resolution when it is used)."""
+    """Do the whole run: check, load, plan and lock the outputs, mask, resolution,
+    compute, then write every output (maps, texts, scene with its display copies, JSON) as
+    one set that is committed together or not at all (:mod:`locspiral_em.outputs`).
+    Raises :class:`InputError` for bad input before anything is written and
+    :class:`outputs.OutputError` when writing fails (disk full...): then nothing of the set
+    was written and existing outputs are unchanged. ``progress(done, total, message)``
+    per band; ``log(line)`` for information lines (the FSC resolution when it is used; what
+    was done with the leftovers of an interrupted earlier run)."""
+    with outputs.run_scope(log):  # the prefix's lock is held until the run ends
+        return _run(spec, progress, log)
+
+
+def _run(spec, progress=None, log=None):
     log = log or (lambda line: None)
     check_parameters(spec)
     inputs = load_inputs(spec)
@@ -754,7 +1103,7 @@ def run(spec, progress=None, log=None):
     res = resolve_resolution(spec, inputs, log)
     core.validate.check_resolutions(inputs.grid.voxel_size, res["min_res_A"],
                                     res["max_res_A"], inputs.volume.shape)
-    warnings = list(mask_info.summary["warnings"])
+    warnings = list(mask_info.summary["warnings"]) + list(inputs.warnings or [])
     for line in input_warnings(inputs.volume, inputs.grid.voxel_size, res["max_res_A"],
                                res["fsc_res_A"], spec.workers):
         # The automatic mask already says when the map looks masked: say it once.
@@ -763,6 +1112,7 @@ def run(spec, progress=None, log=None):
             warnings.append(line)
     arrays, results, out_mask, texts = compute(spec, inputs, mask, res, progress,
                                                warnings_out=warnings)
+    check_finite_outputs(arrays)  # refuse rather than write NaN or Inf
     if "global_bfactor_range_A" in results and results.get("global_bfactor_A2") is None:
         low, high = results["global_bfactor_range_A"]
         warnings.append(f"no global Guinier B: too few Fourier shells between {low:g} and "
@@ -773,29 +1123,26 @@ def run(spec, progress=None, log=None):
         "method": spec.method, "version": __version__, "schema": SCHEMA_VERSION,
         "inputs": inputs_summary, "parameters": _parameters(spec, inputs, res),
         "mask": mask_info.summary, "resolution": res,
-        "outputs": dict(paths), "scene": scene, "results": results, "warnings": warnings,
+        "outputs": dict(paths, **_display_outputs(scene, paths)), "scene": scene,
+        "results": results, "warnings": warnings,
     }
     maps = dict(arrays, mask=out_mask.astype(np.float32), average=inputs.volume)
-    created = [p for p in list(paths.values()) + [scene, spec.json_path]
-               + _display_paths(scene, paths) if p and not os.path.exists(p)]
-    try:
-        # Small text files first, so that a failure there (disk full) happens before any
-        # map is replaced; the maps go all-or-nothing; then the scene (its grey-outside-the-
-        # mask display copies are made from the written maps); the JSON last (it lists them).
-        for name, (table, header) in texts.items():
-            write_text(paths[name], lambda h, t=table, c=header: np.savetxt(h, t, header=c))
-        core.write_maps([(paths[name], maps[name]) for name in paths
-                         if name not in TEXT_OUTPUTS], inputs.grid.voxel_size,
-                        inputs.grid.origin, inputs.grid.nstart)
-        if scene:
-            _scene(spec, inputs, mask, out_mask, paths, scene, arrays, results)
-        if spec.json_path:
-            write_json(spec.json_path, summary)
-    except BaseException:
-        for path in created:
-            if os.path.exists(path):
-                os.remove(path)
-        raise
+    # Every file is staged beside its final path, then all are renamed into place together
+    # (the JSON last: it lists them); a failure or Ctrl-C before that leaves no trace.
+    anchor = outputs.current_anchor() or paths[next(iter(paths))]
+    with outputs.OutputSet(anchor, planned_outputs(paths, scene, spec.json_path)) as staged:
+        with staged.active():  # the scene reads and writes the staged maps
+            for name in paths:
+                if name not in TEXT_OUTPUTS:
+                    staged.write_map(paths[name], maps[name], inputs.grid.voxel_size,
+                                     inputs.grid.origin, inputs.grid.nstart)
+            for name, (table, header) in texts.items():
+                write_text(paths[name], lambda h, t=table, c=header: np.savetxt(h, t, header=c))
+            if scene:
+                _scene(spec, inputs, mask, out_mask, paths, scene, arrays, results)
+            if spec.json_path:
+                write_json(spec.json_path, summary)
+        staged.commit()
     return RunResult(summary, arrays, out_mask, inputs.volume)
 
 
@@ -836,9 +1183,21 @@ def result_text(summary):
                 f"SD {r['bfactor_sd_A2']:.1f} Å^2 ({r['global_bfactor_text']} {glob}); "
                 f"wrote {out['bfactor']}")
     if m == "lococcupancy":
-        return (f"lococcupancy: {span}, occupancy inside the mask mean "
-                f"{r['occupancy_mean']:.2f}, SD {r['occupancy_sd']:.2f}; "
+        # Not the mean: it is 1 - quantile by construction. Where it is low is the result.
+        regions = r["occupancy_regions"]
+        shown = "; ".join(f"{g['volume_A3']:.0f} Å^3 median {g['median_occupancy']:.2f}"
+                          for g in regions[:3])
+        more = f" (+{r['occupancy_region_count'] - 3} more)" \
+            if r["occupancy_region_count"] > 3 else ""
+        return (f"lococcupancy: {span}, {100 * r['occupancy_fraction_low']:.1f}% of the mask "
+                f"below {r['occupancy_low_level']:g}; {r['occupancy_region_count']} region(s) "
+                f"at or above it: {shown or 'none'}{more}; {r['occupancy_normalisation']}; "
                 f"wrote {out['occupancy']}")
-    timeline = ", ".join(f"{e['name']} {e['index']:.3f}"
+    def normalised(e):
+        value = e.get("normalised_index")
+        return "n/a" if value is None else f"{value:.3f}"
+    timeline = ", ".join(f"{e['name']} {e['index']:.3f} (normalised {normalised(e)})"
                          for e in sorted(r["maturity"], key=lambda e: e["index"]))
-    return f"maturity index (least to most mature): {timeline}"
+    return (f"maturity index, published (fraction of the mature mask highly occupied; the "
+            f"mature map itself scores {r.get('mature_reference_index') or 0:.3f}) and "
+            f"normalised (mature map = 1, nothing = 0), least to most mature: {timeline}")

@@ -62,6 +62,11 @@ BW_UNITS = ("pixels", "inverse_angstrom")
 DEFAULT_BW = {"pixels": 4.8, "inverse_angstrom": 0.02}
 # Power smoothing SD as a fraction of the band filter's real-space envelope SD 1/(2 pi bw).
 SMOOTHING = 0.5
+# FWHM of a Gaussian over its SD: the window is quoted as a FWHM in Å, like a resolution.
+FWHM_PER_SD = 2.0 * np.sqrt(2.0 * np.log(2.0))
+# Spatial window (FWHM, Å) of the debiased estimator when neither bw nor window is given;
+# None: the band width DEFAULT_BW sets it (0.02 Å^-1: about 21 Å).
+DEFAULT_WINDOW = None
 # Floor of the debiased power, relative to the solvent's mean band power: where the smoothed
 # power does not exceed the noise the band has no measurable signal and the value is a
 # convention (use ``filtered=True`` to leave such bands out of the fit).
@@ -77,12 +82,14 @@ class LocalBFactor(NamedTuple):
     res_square : per-band ``x_i = 1/d_i^2`` (Å^-2).
     mask : the mask the maps are valid on (the input mask, less voxels the filtered fit
         could not fit).
+    window : FWHM (Å) of the spatial window the fit averaged over (the ``window`` argument).
     """
     bfactor: np.ndarray
     amplitude: np.ndarray
     noise: np.ndarray
     res_square: np.ndarray
     mask: Optional[np.ndarray] = None
+    window: Optional[float] = None
 
 
 def _log_amplitude(band, q, size, lo, hi):
@@ -99,42 +106,132 @@ def _log_amplitude(band, q, size, lo, hi):
     return y
 
 
+def _estimator_and_units(bw, estimator, bw_units, spiral):
+    """The estimator and band-width unit these options mean (None: the defaults)."""
+    if estimator is None:
+        estimator = "published" if spiral == "reference" else "debiased"
+    if estimator not in ESTIMATORS:
+        raise InputError(f"estimator must be one of {ESTIMATORS}, not {estimator!r}")
+    if estimator == "debiased" and spiral == "reference":
+        raise InputError("estimator='debiased' needs spiral='riesz'; the reference mode "
+                         "reproduces the published estimator")
+    if bw_units is None:
+        # An explicit number keeps its historical meaning (Fourier pixels); the default
+        # band width of the debiased estimator is physical.
+        bw_units = "inverse_angstrom" if bw is None and estimator == "debiased" \
+            else "pixels"
+    if bw_units not in BW_UNITS:
+        raise InputError(f"bw_units must be one of {BW_UNITS}, not {bw_units!r}")
+    return estimator, bw_units
+
+
+class FitBand(NamedTuple):
+    """How a LocBFactor run filters and smooths (:func:`fit_band`): ``bw`` in ``bw_units``
+    and ``bw_px`` in Fourier pixels of the box, ``envelope_sd`` the band filter's amplitude
+    envelope SD ``1 / (2 pi bw)`` (Å), ``smooth_sd`` the power smoothing SD (Å, 0 for the
+    published estimator) and ``window`` the FWHM (Å) of both together: the spatial window
+    the local fit averages over."""
+    estimator: str
+    bw_units: str
+    bw: float
+    bw_px: float
+    envelope_sd: float
+    smooth_sd: float
+    window: float
+
+
+def fit_band(voxel_size, box, bw=None, estimator=None, bw_units=None, window=None,
+             spiral=D.SPIRAL):
+    """The band width, smoothing and window that :func:`locbfactor` uses for these options
+    in a box of ``box`` voxels (its longest side), as a :class:`FitBand`; the one place
+    they are decided, so that the run layer reports what the core did. ``voxel_size`` or
+    ``box`` None: only what does not depend on them (the rest None, and ``bw`` None where
+    a window sets a width in Fourier pixels)."""
+    estimator, bw_units = _estimator_and_units(bw, estimator, bw_units, spiral)
+    if voxel_size is None or box is None:
+        return _box_free_band(bw, estimator, bw_units, window)
+    p, n_ref = float(voxel_size), int(box)
+    bw_given = bw is not None
+    if window is None and not bw_given and estimator == "debiased":
+        window = DEFAULT_WINDOW
+    if window is not None:
+        window = float(window)
+        if not window > 0:
+            raise InputError(f"window must be a positive FWHM in Å, got {window:g}")
+        if bw_given and estimator == "published":
+            raise InputError("the published estimator does not smooth, so window and bw "
+                             "both set its band width; give only one of them")
+        if not bw_given:
+            # The window sets the band: the filter's envelope takes the share of the window
+            # that the default split gives it (all of it without smoothing).
+            share = 1.0 if estimator == "published" else np.sqrt(1.0 + SMOOTHING ** 2)
+            bw = 1.0 / (2.0 * np.pi * window / FWHM_PER_SD / share)   # Å^-1
+            if bw_units == "pixels":
+                bw *= p * n_ref
+    bw = DEFAULT_BW[bw_units] if bw is None else float(bw)
+    if bw_units == "inverse_angstrom":
+        if not 0 < bw < 0.5 / p:
+            if window is not None and not bw_given:
+                raise InputError(
+                    f"window {window:g} Å is too narrow for {p:g} Å voxels (its band "
+                    f"width {bw:.3g} Å^-1 passes Nyquist); use a window of at least "
+                    f"{window * bw / (0.5 / p):.1f} Å")
+            raise InputError(f"bw {bw:g} Å^-1 must be positive and below Nyquist "
+                             f"({0.5 / p:g} Å^-1); for a width in Fourier pixels pass "
+                             "bw_units='pixels'")
+        bw_px = bw * p * n_ref
+    else:
+        if not bw > 0:
+            raise InputError(f"bw must be positive, got {bw:g}")
+        bw_px = bw
+    # The band filter's amplitude envelope, widened by the power smoothing (debiased only).
+    envelope_sd = p * n_ref / (2.0 * np.pi * bw_px)
+    smooth_sd = 0.0
+    if estimator == "debiased":
+        if window is None or not bw_given:
+            smooth_sd = SMOOTHING * envelope_sd
+        else:   # explicit band and window: the smoothing fills the rest of the window
+            rest = (window / FWHM_PER_SD) ** 2 - envelope_sd ** 2
+            if rest < -1e-9 * envelope_sd ** 2:
+                raise InputError(
+                    f"window {window:g} Å is narrower than the band filter's own envelope "
+                    f"({FWHM_PER_SD * envelope_sd:.1f} Å FWHM at bw {bw:g} "
+                    f"{'Å^-1' if bw_units == 'inverse_angstrom' else 'Fourier pixels'}); "
+                    "widen the window or the band, or leave bw unset")
+            smooth_sd = float(np.sqrt(max(rest, 0.0)))
+    return FitBand(estimator, bw_units, float(bw), float(bw_px), float(envelope_sd),
+                   float(smooth_sd), float(FWHM_PER_SD * np.hypot(envelope_sd, smooth_sd)))
+
+
+def _box_free_band(bw, estimator, bw_units, window):
+    if bw_units == "inverse_angstrom":
+        # A physical band: any voxel size and box give the same width and window (a tiny
+        # voxel keeps the Nyquist check out of the way; the caller's grid checks that).
+        return fit_band(1e-6, 1, bw, estimator, bw_units, window)._replace(
+            bw_px=None, envelope_sd=None, smooth_sd=None)
+    if bw is None and (window is not None or
+                       (estimator == "debiased" and DEFAULT_WINDOW is not None)):
+        # A width in Fourier pixels of a box not known here.
+        return FitBand(estimator, bw_units, None, None, None, None, None)
+    bw = DEFAULT_BW[bw_units] if bw is None else float(bw)
+    return FitBand(estimator, bw_units, bw, None, None, None, None)
+
+
 class _Sweep:
     """The bands of one LocBFactor run and their ``(y_i, n_i)``, shared by :func:`locbfactor`
     and :func:`guinier_profiles` so that the curves drawn are the curves fitted."""
 
     def __init__(self, volume, mask, voxel_size, min_res, max_res, num_points, threshold, bw,
-                 estimator, bw_units, spiral, workers):
-        if estimator is None:
-            estimator = "published" if spiral == "reference" else "debiased"
-        if estimator not in ESTIMATORS:
-            raise InputError(f"estimator must be one of {ESTIMATORS}, not {estimator!r}")
-        if estimator == "debiased" and spiral == "reference":
-            raise InputError("estimator='debiased' needs spiral='riesz'; the reference mode "
-                             "reproduces the published estimator")
-        if bw_units is None:
-            # An explicit number keeps its historical meaning (Fourier pixels); the default
-            # band width of the debiased estimator is physical.
-            bw_units = "inverse_angstrom" if bw is None and estimator == "debiased" \
-                else "pixels"
-        if bw_units not in BW_UNITS:
-            raise InputError(f"bw_units must be one of {BW_UNITS}, not {bw_units!r}")
+                 estimator, bw_units, spiral, workers, window=None):
         if int(num_points) < 2:
             raise InputError("num_points must be at least 2 to fit a line")
+        _estimator_and_units(bw, estimator, bw_units, spiral)   # before the map checks
         volume, mask, min_res, max_res = prepare(volume, mask, voxel_size, min_res, max_res)
         p = float(voxel_size)
-        bw = DEFAULT_BW[bw_units] if bw is None else float(bw)
         n_ref = max(volume.shape)
-        if bw_units == "inverse_angstrom":
-            if not 0 < bw < 0.5 / p:
-                raise InputError(f"bw {bw:g} Å^-1 must be positive and below Nyquist "
-                                 f"({0.5 / p:g} Å^-1); for a width in Fourier pixels pass "
-                                 "bw_units='pixels'")
-            bw_px = bw * p * n_ref
-        else:
-            if not bw > 0:
-                raise InputError(f"bw must be positive, got {bw:g}")
-            bw_px = bw
+        band = fit_band(p, n_ref, bw, estimator, bw_units, window, spiral)
+        estimator, bw_units, bw_px = band.estimator, band.bw_units, band.bw_px
+        self.band, self.window = band, band.window
         self.estimator, self.bw_units, self.threshold = estimator, bw_units, threshold
         self.volume, self.mask, self.size = volume, mask, volume.size
         noise = noise_voxels(mask, spiral)
@@ -158,7 +255,7 @@ class _Sweep:
             self._noise_power = self._solvent_band_power(volume, noise, ks)
             # Gaussian smoothing of SD sigma (Å) as three 1-D transfer factors on the real-FFT
             # half grid, exp(-2 pi^2 sigma^2 s^2) per axis (per-axis spacing: non-cubic boxes).
-            sigma = SMOOTHING / (2.0 * np.pi * bw_px / (p * n_ref))
+            sigma = band.smooth_sd
             g = lambda f: np.exp(-2.0 * (np.pi * sigma * f) ** 2).astype(np.float32)  # noqa
             nz, ny, nx = volume.shape
             self._transfer = (g(sfft.fftfreq(nz, d=p))[:, None, None],
@@ -285,7 +382,7 @@ class _Sweep:
 def locbfactor(volume, mask, voxel_size, min_res, max_res, num_points=D.NUM_POINTS,
                threshold=D.NOISE_QUANTILE, bw=None, filtered=D.FILTERED_FIT,
                amplitude_at=D.AMPLITUDE_AT, spiral=D.SPIRAL,
-               workers=None, progress=None, estimator=None, bw_units=None):
+               workers=None, progress=None, estimator=None, bw_units=None, window=None):
     """Local B-factor (for sharpening, Å^2) and amplitude maps.
 
     Parameters
@@ -304,6 +401,13 @@ def locbfactor(volume, mask, voxel_size, min_res, max_res, num_points=D.NUM_POIN
         independent) or "pixels" (Fourier pixels, centres floor(p N / d), as the reference).
         None: "inverse_angstrom" when ``bw`` is None and the estimator is "debiased",
         otherwise "pixels" (an explicit ``bw`` number keeps its historical unit).
+    window : FWHM (Å) of the spatial window the fit averages over: the band filter's
+        amplitude envelope (SD ``1 / (2 pi bw)``) and, for "debiased", the power smoothing,
+        added in quadrature. None: what ``bw`` gives (default about 21 Å). Without ``bw`` it
+        sets the band width (the envelope keeps its default share of the window); with an
+        explicit ``bw`` (debiased only) it sets the smoothing. The value used is returned
+        as ``LocalBFactor.window``; ``benchmarks/locality.py`` measures what it means for
+        adjacent domains.
 
     Published EMD-10418 call: min_res 15, max_res 2.96, num_points 10, threshold 0.9, bw 4.8
     (``estimator="published", bw_units="pixels"``).
@@ -311,8 +415,8 @@ def locbfactor(volume, mask, voxel_size, min_res, max_res, num_points=D.NUM_POIN
     if amplitude_at not in AMPLITUDE_AT:
         raise InputError(f"amplitude_at must be one of {AMPLITUDE_AT}, not {amplitude_at!r}")
     run = _Sweep(volume, mask, voxel_size, min_res, max_res, num_points, threshold, bw,
-                 estimator, bw_units, spiral, workers)
-    mask, xs = run.mask, run.xs
+                 estimator, bw_units, spiral, workers, window)
+    mask, xs, window = run.mask, run.xs, run.window
     # Centre x so that the float32 sums stay well conditioned.
     x_mean = float(xs.mean())
     xc = (xs - x_mean).astype(np.float32)
@@ -384,7 +488,7 @@ def locbfactor(volume, mask, voxel_size, min_res, max_res, num_points=D.NUM_POIN
     slabs.map(solve)
     count = sum_x = sum_xx = None
     bfactor, amplitude, mask = sum_xy, sum_y, fitted
-    return LocalBFactor(bfactor, amplitude, noise_levels, xs, mask)
+    return LocalBFactor(bfactor, amplitude, noise_levels, xs, mask, window)
 
 
 class GuinierProfiles(NamedTuple):
@@ -398,7 +502,7 @@ class GuinierProfiles(NamedTuple):
 def guinier_profiles(volume, mask, voxel_size, min_res, max_res, voxels,
                      num_points=D.NUM_POINTS, threshold=D.NOISE_QUANTILE, bw=None,
                      spiral=D.SPIRAL, workers=None, progress=None,
-                     estimator=None, bw_units=None):
+                     estimator=None, bw_units=None, window=None):
     """The ``y_i`` of :func:`locbfactor` at a few voxels ``(z, y, x)``, for local Guinier plots.
 
     Re-runs the band sweep (``num_points`` bands, same options and defaults as
@@ -406,7 +510,7 @@ def guinier_profiles(volume, mask, voxel_size, min_res, max_res, voxels,
     that the filtered fit compares ``y_i`` with.
     """
     run = _Sweep(volume, mask, voxel_size, min_res, max_res, num_points, threshold, bw,
-                 estimator, bw_units, spiral, workers)
+                 estimator, bw_units, spiral, workers, window)
     voxels = np.atleast_2d(np.asarray(voxels, dtype=int))
     curves = np.empty((len(voxels), len(run.xs)))
     levels = np.empty(len(run.xs))

@@ -53,7 +53,10 @@ def locspiral(volume, mask, voxel_size, min_res, max_res, threshold=0.9, bw=4.5,
     """
     volume, mask, min_res, max_res = prepare(volume, mask, voxel_size, min_res, max_res)
     noise = noise_voxels(mask, spiral)
-    bank = FilterBank(volume, voxel_size, bw, spiral, workers)
+    # The bank works on the map divided by a power of two near its RMS (no copy of the map):
+    # band powers stay in float32's range, and M and W, standardised on the noise, do not
+    # depend on the map's units.
+    bank = FilterBank(volume, voxel_size, bw, spiral, workers, rescale=True)
     kmin, kmax = bank.pixels(min_res), bank.pixels(max_res)
     sample = VoxelSample(noise, spiral)
     m_acc = np.zeros(volume.shape, np.float32)
@@ -96,7 +99,10 @@ def locbsharpen(volume, mask, voxel_size, min_res, max_res, threshold=0.9, bw=4.
     """
     volume, mask, min_res, max_res = prepare(volume, mask, voxel_size, min_res, max_res)
     noise = noise_voxels(mask, spiral)
-    bank = FilterBank(volume, voxel_size, bw, spiral, workers)
+    # The bank works on the map divided by a power of two near its RMS (no copy of the map):
+    # band powers stay in float32's range, and M and W, standardised on the noise, do not
+    # depend on the map's units.
+    bank = FilterBank(volume, voxel_size, bw, spiral, workers, rescale=True)
     kmin, kmax = bank.pixels(min_res), bank.pixels(max_res)
     ks = sweep_frequencies(kmin, kmax)
     i0 = int(np.argmin(np.abs(ks - bank.pixels(sharpen_res))))

@@ -21,8 +21,12 @@ Two modes:
     single complex spiral filter ``((ky + kz) + i kx) / |...|``, every filter evaluated one
     pixel off DC for even N, and filters normalised to unit sum. Cubic boxes only.
 
-Only the transform of the input and a few half-grid arrays are kept; bands are produced
-one at a time so memory does not grow with the number of bands.
+Memory (riesz mode): the bank keeps the map's transform and, for its bands, one half-grid
+complex buffer and one volume, about three volumes in all. Each inverse FFT writes its real
+result into the buffer that held its spectrum (a half-grid row holds a real row), the band's
+components are made one after another with the amplitude summed as they come, and b, made
+last, stays in that buffer. Bands are produced one at a time, so memory does not grow with
+the number of bands.
 
 Speed (riesz mode): a band costs about its four inverse FFTs. The shell is evaluated only
 within ``SHELL_REACH`` band widths of its centre, where it is not negligible, and the inverse
@@ -39,11 +43,12 @@ import numpy as np
 import scipy.fft as sfft
 
 from .errors import InputError
+from .scale import scale_of
 
 try:  # the kernels behind scipy.fft.irfft and ifft, which accept an output array (in place)
-    from scipy.fft._pocketfft.pypocketfft import c2c as _c2c, c2r as _c2r
+    from scipy.fft._pocketfft.pypocketfft import c2c as _c2c, c2r as _c2r, r2c as _r2c
 except ImportError:  # other scipy layouts: fall back to irfft and a copy
-    _c2c = _c2r = None
+    _c2c = _c2r = _r2c = None
 
 SPIRAL_MODES = ("riesz", "reference")
 DC_SIGMA = 0.05  # Fourier pixels: the DC-suppressing factor is zero only at q = 0
@@ -136,11 +141,6 @@ class Slabs:
         return [r for part in results for r in part]
 
 
-def _rows(array, lo, hi):
-    """Slab ``[lo, hi)`` of an array broadcast along the first axis (left whole if length 1)."""
-    return array if array.shape[0] == 1 else array[lo:hi]
-
-
 def _support(magnitudes, reach):
     """Indices of one axis in FFT order with ``|q| < reach``: ``[0, a)`` and ``[b, n)``,
     returned as ``(a, b)`` (``a = b = n`` when the whole axis is inside)."""
@@ -165,9 +165,14 @@ class FilterBank:
     spiral : {"riesz", "reference"}
     workers : int or None
         FFT threads (None: all cores).
+    rescale : bool
+        Work on the map divided by the power of two nearest its RMS (``scale.scale_of``), so
+        that band powers neither overflow nor underflow in float32 whatever the map's units;
+        ``scale_exponent`` is that power (b and m are in units of ``2**scale_exponent``).
+        No copy of the map is made. Off by default: b and m in the map's own units.
     """
 
-    def __init__(self, volume, voxel_size, bw, spiral="riesz", workers=None):
+    def __init__(self, volume, voxel_size, bw, spiral="riesz", workers=None, rescale=False):
         if spiral not in SPIRAL_MODES:
             raise InputError(f"spiral must be one of {SPIRAL_MODES}, not {spiral!r}")
         self.shape = tuple(int(n) for n in volume.shape)
@@ -179,6 +184,7 @@ class FilterBank:
         # One Fourier pixel is 1/(p*N) Å^-1 with N the longest axis, so that on a cubic box
         # "k pixels" means exactly what the paper and the reference code mean.
         self.n_ref = max(self.shape)
+        self.scale_exponent = scale_of(volume).exponent if rescale else 0
         if spiral == "reference":
             if len(set(self.shape)) != 1:
                 raise InputError("spiral='reference' reproduces the original code, which "
@@ -209,17 +215,18 @@ class FilterBank:
         self._qz = (sfft.fftfreq(nz) * n).astype(np.float32)[:, None, None]
         self._qy = (sfft.fftfreq(ny) * n).astype(np.float32)[None, :, None]
         self._qx = (sfft.rfftfreq(nx) * n).astype(np.float32)[None, None, :]
-        q = np.sqrt(self._qz ** 2 + self._qy ** 2 + self._qx ** 2, dtype=np.float32)
-        self._q = q
+        # |q| itself is not kept (half a volume): each pass makes it block by block (_radius),
+        # in cache, where it is used, from qz^2 and the plane qy^2 + qx^2 (small).
+        self._half_shape = (nz, ny, self._qx.shape[2])
+        self._qyx2 = np.add(np.square(self._qy), np.square(self._qx))
         # The Riesz multiplier -i q_j/|q| is odd, and an odd multiplier has no Hermitian value
         # on an even axis's Nyquist plane (-N/2 is its own mirror image). The real inverse FFT
         # drops it silently along the last axis only; dropping it along every axis keeps the
         # transform the same whichever way the map's axes are ordered.
         self._riesz_axes = tuple(self._without_nyquist(a, n_axis) for a, n_axis in
                                  zip((self._qz, self._qy, self._qx), self.shape))
-        # The multipliers -i q_j as complex vectors (per band the shell's 1/sqrt(energy) is
-        # folded into them): a complex-by-complex product is as fast as complex-by-real and
-        # saves a pass applying -i.
+        # The multipliers -i q_j as complex vectors: a complex-by-complex product is as fast
+        # as complex-by-real and saves a pass applying -i.
         self._riesz_multipliers = tuple((a * np.complex64(-1j)).astype(np.complex64)
                                         for a in self._riesz_axes)
         # No DC-factor array here: on this grid every non-zero |q| is >= 1 pixel, where
@@ -227,15 +234,31 @@ class FilterBank:
         self._dc = None
         # The half grid holds each coefficient once, except the x = 0 (and x = N/2) planes;
         # weights turn half-grid sums into full-grid sums for the normalisation.
-        w = np.full(q.shape[2], 2.0, dtype=np.float32)
+        w = np.full(self._half_shape[2], 2.0, dtype=np.float32)
         w[0] = 1.0
         if nx % 2 == 0:
             w[-1] = 1.0
         self._half_weight = w
         self._work = None
-        self._band_buffers = None
-        self._spectrum = sfft.rfftn(np.asarray(volume, dtype=np.float32),
-                                    workers=self.workers)
+        self._spectrum = self._forward(volume)
+
+    def _forward(self, volume):
+        """``rfftn`` of the map divided by ``2**scale_exponent``. Scaled, the map is copied
+        slab by slab into the real-to-complex stage along x (rfftn's first stage), then the
+        complex stage runs in place: the same transform as rfftn of a scaled copy, bit for
+        bit, without that copy."""
+        e = self.scale_exponent
+        if e == 0 or _r2c is None or _c2c is None:
+            volume = np.asarray(volume, dtype=np.float32)
+            return sfft.rfftn(np.ldexp(volume, -e) if e else volume, workers=self.workers)
+        spectrum = np.empty(self._half_shape, np.complex64)
+
+        def along_x(lo, hi):
+            part = np.ldexp(np.asarray(volume[lo:hi], dtype=np.float32), np.int32(-e),
+                            dtype=np.float32)
+            _r2c(part, (2,), True, 0, spectrum[lo:hi], 1)
+        self.slabs.map(along_x)
+        return _c2c(spectrum, (0, 1), True, 0, spectrum, self.workers)
 
     @staticmethod
     def _without_nyquist(frequencies, n):
@@ -252,14 +275,17 @@ class FilterBank:
         k1 = (sfft.fftfreq(n) * n + shift).astype(np.float32)
         kz, ky, kx = k1[:, None, None], k1[None, :, None], k1[None, None, :]
         q = np.sqrt(kz ** 2 + ky ** 2 + kx ** 2, dtype=np.float32)
-        self._q = q
+        self._q_reference = q
         self._dc = (1.0 - np.exp(-q ** 2 / (2 * DC_SIGMA ** 2))).astype(np.float32)
         # Quirk 1: the "economy" quadrature filter, one complex filter, not isotropic.
         econ = ((ky + kz) + 1j * kx).astype(np.complex64)
         mod = np.abs(econ)
         with np.errstate(invalid="ignore", divide="ignore"):
             self._econ = np.where(mod > 0, econ / mod, 0).astype(np.complex64)
-        self._spectrum = sfft.fftn(np.asarray(volume, dtype=np.float32).astype(np.complex64),
+        volume = np.asarray(volume, dtype=np.float32)
+        if self.scale_exponent:   # a scaled copy: the reference mode is for small maps
+            volume = np.ldexp(volume, -self.scale_exponent)
+        self._spectrum = sfft.fftn(volume.astype(np.complex64),
                                    workers=self.workers)
 
     # -- bands ---------------------------------------------------------------------------
@@ -290,15 +316,32 @@ class FilterBank:
             h /= np.float32(np.sqrt(energy))
         return h
 
+    @property
+    def _q(self):
+        """|q| (Fourier pixels) on the bank's whole grid. The riesz bank keeps only the three
+        axes and makes this on demand (half a volume, for tests and tools)."""
+        if self.spiral == "reference":
+            return self._q_reference
+        return self._radius(slice(None), slice(None), slice(None))
+
+    def _radius(self, z, y, x):
+        """|q| on the block ``[z, y, x]`` (slices) of the riesz half grid: one addition and a
+        square root per coefficient. (``sqrt(qz^2 + (qy^2 + qx^2))``: exact integers on a
+        cubic box, within float32 rounding of any other order on others.)"""
+        q = np.add(np.square(self._qz[z]), self._qyx2[:, y, x])
+        return np.sqrt(q, out=q)
+
     def _shell_riesz(self, k, out=None):
         # The same arithmetic as the reference branch of shell(), element-wise work in the
-        # bank's threads (the sweep itself uses _shell_spectra; LocBFactor's and LocSharpen's
-        # setups call this once or twice per band).
-        h = np.empty(self._q.shape, np.float32) if out is None else out
+        # bank's threads (the sweep itself fills its spectra with _fill_slab; LocBFactor's and
+        # LocSharpen's setups call this once or twice per band).
+        h = np.empty(self._half_shape, np.float32) if out is None else out
         scale = np.float32(-1.0 / (2.0 * self.bw ** 2))
+        every = slice(None)
 
         def gaussian(lo, hi):
-            hs = np.subtract(self._q[lo:hi], np.float32(k), out=h[lo:hi])
+            hs = np.subtract(self._radius(slice(lo, hi), every, every), np.float32(k),
+                             out=h[lo:hi])
             hs *= hs
             hs *= scale
             np.exp(hs, out=hs)
@@ -318,16 +361,24 @@ class FilterBank:
             return self._band_reference(k)
         return self._band_riesz(k)
 
+    def _real_view(self, spectrum):
+        """The real volume that shares ``spectrum``'s memory: each row of the half grid
+        (nx//2 + 1 complex numbers) holds a row of nx floats and a little padding, so plane z
+        of both lies in the same bytes."""
+        return spectrum.view(np.float32)[..., :self.shape[2]]
+
     def _inverse(self, spectrum, out=None, support=None):
         """Inverse real FFT that uses ``spectrum`` (half grid) as its scratch space, written
-        into ``out`` when given.
+        into ``out`` when given; ``out`` may be ``_real_view(spectrum)`` (in place).
 
         ``irfftn`` would copy the spectrum into a temporary for its complex stage and allocate
         its result; doing the complex stage in place and the last axis into a kept buffer
-        saves that memory and the page faults of fresh volumes every band.
+        saves that memory and the page faults of fresh volumes every band. The last stage
+        in place is safe: pocketfft reads each row (a few rows at a time) into its own buffer
+        before it writes that row's output, and a row's output lies inside the row's input.
 
         ``support = (za, zb, xa)`` says the spectrum is 0 outside the planes ``[0, za)`` and
-        ``[zb, nz)`` and the columns ``[0, xa)`` (a shell's box, see ``_shell_spectra``). The
+        ``[zb, nz)`` and the columns ``[0, xa)`` (a shell's box, see ``_fill_slab``). The
         complex stage then transforms along y only those planes' first ``xa`` columns, and
         along z only the first ``xa`` columns: the transforms of zero columns are zero.
         """
@@ -351,29 +402,41 @@ class FilterBank:
         out[...] = result
         return out
 
-    def _shell_spectra(self, k, hf, hq):
-        """``H F`` into ``hf`` and ``H F / |q|`` into ``hq`` (0 at DC) for the shell ``H`` of
-        centre ``k`` before normalisation; returns its full-grid energy ``sum H^2`` and the
-        support ``(za, zb, xa)`` of both spectra for ``_inverse``.
-
-        One pass per block: the shell is made, used and summed while in cache, and only where
-        ``|q|`` may be within ``SHELL_REACH`` band widths of ``k``: in each block of planes,
-        the rows and columns with ``qz^2 + qy^2 < reach^2`` (resp. ``qz^2 + qx^2``) for the
-        block's smallest ``|qz|``. The rest of both spectra is 0.
-        """
+    def _shell_support(self, k):
+        """Where the shell of centre ``k`` may be non-zero: ``reach`` (its largest |q| that
+        counts, ``SHELL_REACH`` band widths beyond ``k``) and the planes/columns
+        ``(za, zb, xa)`` of its box (see ``_inverse``)."""
         reach = k + SHELL_REACH * self.bw
-        ny, nx_half = self._q.shape[1:]
+        za, zb = _support(self._qz.ravel(), reach)
+        xa = _support(self._qx.ravel(), reach)[0]
+        return reach, (za, zb, xa)
+
+    def _fill_slab(self, out, lo, hi, k, reach, support, weight=1.0, multiplier=None,
+                   energy=False):
+        """Planes ``[lo, hi)`` of ``out`` (half grid) set to ``F H weight`` or, given a
+        Riesz ``multiplier`` (-i q_j), to ``F H weight (-i q_j) / |q|`` (0 at DC), where H is
+        the shell of centre ``k`` before normalisation. Returns the slab's part of the
+        full-grid energy ``sum H^2`` when ``energy`` (else 0).
+
+        Every entry of the slab is written, so ``out`` may hold anything before (the last
+        band's real-space component). The shell is made only where ``|q|`` may be within
+        ``reach``: in each block of planes, the rows and columns with ``qz^2 + qy^2 < reach^2``
+        (resp. ``qz^2 + qx^2``) for the block's smallest ``|qz|``; the rest is 0. Making it
+        again for each of a band's four spectra is cheaper than keeping it: it costs no
+        memory, and a block's work stays in cache.
+        """
+        za, zb, _ = support
+        ny, nx_half = self._half_shape[1:]
         qz, qy, qx = (a.ravel() for a in (self._qz, self._qy, self._qx))
-        za, zb = _support(qz, reach)
-        xa = _support(qx, reach)[0]
         scale = np.float32(-1.0 / (2.0 * self.bw ** 2))
+        weight = np.float32(weight)
         # The half-grid weights (1 on the x = 0 and x = N/2 planes, 2 elsewhere) in the energy
         # sum: 2 sum h^2 less the single-weight columns' sums, with a BLAS dot product.
         single = [0] + ([nx_half - 1] if self.shape[2] % 2 == 0 and nx_half > 1 else [])
 
         def box(z0, z1, y0, y1, x1):
             at = (slice(z0, z1), slice(y0, y1), slice(0, x1))
-            q = self._q[at]
+            q = self._radius(*at)
             h = np.subtract(q, np.float32(k))
             h *= h
             h *= scale
@@ -381,100 +444,109 @@ class FilterBank:
             dc = z0 == 0 and y0 == 0
             if dc:
                 h[0, 0, 0] = 0   # the DC factor: exactly 1 elsewhere on this grid (see setup)
-            f = self._spectrum[at]
-            np.multiply(f, h, out=hf[at])
-            flat = h.reshape(-1)
-            energy = 2.0 * float(np.dot(flat, flat))
-            for x in single:
-                if x < x1:
-                    column = h[:, :, x]
-                    energy -= float(np.vdot(column, column))
-            with np.errstate(invalid="ignore"):   # 0/0 at DC; errstate is per thread
-                h /= q
-            if dc:
-                h[0, 0, 0] = 0
-            np.multiply(f, h, out=hq[at])
-            return energy
+            total = 0.0
+            if energy:
+                flat = h.reshape(-1)
+                total = 2.0 * float(np.dot(flat, flat))
+                for x in single:
+                    if x < x1:
+                        column = h[:, :, x]
+                        total -= float(np.vdot(column, column))
+            if multiplier is None:
+                if weight != 1:
+                    h *= weight
+            else:
+                with np.errstate(divide="ignore", invalid="ignore"):  # per thread
+                    np.divide(weight, q, out=q)       # weight / |q|: inf at DC, 0 inf there
+                    h *= q
+                if dc:
+                    h[0, 0, 0] = 0
+            target = out[at]
+            np.multiply(self._spectrum[at], h, out=target)
+            if multiplier is not None:
+                target *= multiplier[tuple(s if n > 1 else slice(None)
+                                           for s, n in zip(at, multiplier.shape))]
+            return total
 
-        def work(lo, hi):
-            energy = 0.0
-            for z0, z1, inside in ((lo, min(hi, za), True), (max(lo, za), min(hi, zb), False),
-                                   (max(lo, zb), hi, True)):
-                if z1 <= z0:
-                    continue
-                if not inside:
-                    hf[z0:z1] = 0
-                    hq[z0:z1] = 0
-                    continue
-                near = float(np.abs(qz[z0:z1]).min())
-                rest = np.sqrt(max(reach * reach - near * near, 0.0))
-                ya, yb = _support(qy, rest)
-                x1 = _support(qx, rest)[0]
-                for out in (hf, hq):
-                    out[z0:z1, ya:yb] = 0
-                    out[z0:z1, :ya, x1:] = 0
-                    out[z0:z1, yb:, x1:] = 0
-                if ya > 0 and x1 > 0:
-                    energy += box(z0, z1, 0, ya, x1)
-                if yb < ny and x1 > 0:
-                    energy += box(z0, z1, yb, ny, x1)
-            return energy
-        return sum(self.slabs.map(work)), (za, zb, xa)
+        total = 0.0
+        for z0, z1, inside in ((lo, min(hi, za), True), (max(lo, za), min(hi, zb), False),
+                               (max(lo, zb), hi, True)):
+            if z1 <= z0:
+                continue
+            if not inside:
+                out[z0:z1] = 0
+                continue
+            near = float(np.abs(qz[z0:z1]).min())
+            rest = np.sqrt(max(reach * reach - near * near, 0.0))
+            ya, yb = _support(qy, rest)
+            x1 = _support(qx, rest)[0]
+            out[z0:z1, ya:yb] = 0
+            out[z0:z1, :ya, x1:] = 0
+            out[z0:z1, yb:, x1:] = 0
+            if ya > 0 and x1 > 0:
+                total += box(z0, z1, 0, ya, x1)
+            if yb < ny and x1 > 0:
+                total += box(z0, z1, yb, ny, x1)
+        return total
+
+    def _shell_spectrum(self, k, out, weight=1.0, multiplier=None):
+        """``_fill_slab`` on every slab in the bank's threads: returns the shell's full-grid
+        energy and the support ``(za, zb, xa)`` for ``_inverse``."""
+        reach, support = self._shell_support(k)
+        energy = sum(self.slabs.map(lambda lo, hi: self._fill_slab(
+            out, lo, hi, k, reach, support, weight, multiplier, energy=True)))
+        return energy, support
 
     def _band_riesz(self, k, reuse=False):
-        # Work buffers live as long as the bank: big fresh arrays cost page faults per band.
-        if self._work is None:
-            self._work = (np.empty(self._spectrum.shape, np.complex64),
-                          np.empty(self._spectrum.shape, np.complex64),
-                          np.empty(self.shape, np.float32))
-        hf, hq, r = self._work
+        # Memory: the map's transform and two buffers, one half-grid spectrum (whose memory
+        # each inverse FFT overwrites with its real result, and which ends holding b) and m.
+        # They live as long as the bank when reused: big fresh arrays cost page faults.
         if reuse:
-            if self._band_buffers is None:
-                self._band_buffers = (np.empty(self.shape, np.float32),
-                                      np.empty(self.shape, np.float32))
-            b, m = self._band_buffers
+            if self._work is None:
+                self._work = (np.empty(self._half_shape, np.complex64),
+                              np.empty(self.shape, np.float32))
+            spectrum, m = self._work
         else:
-            b, m = np.empty(self.shape, np.float32), np.empty(self.shape, np.float32)
-        # The unit-energy filter is H / sqrt(energy): the factor is applied to b after its
-        # inverse FFT and folded into the Riesz multipliers, so the spectra need one pass.
-        energy, support = self._shell_spectra(k, hf, hq)
+            spectrum = np.empty(self._half_shape, np.complex64)
+            m = np.empty(self.shape, np.float32)
+        real = self._real_view(spectrum)
+        reach, support = self._shell_support(k)
+        rz, ry, rx = self._riesz_multipliers
+
+        def fill(lo, hi, weight, multiplier):
+            self._fill_slab(spectrum, lo, hi, k, reach, support, weight, multiplier)
+
+        # The Riesz components first and b last, so that b is left in the spectrum's memory:
+        # m = sqrt(((R_z^2 + R_y^2) + R_x^2) + b^2). R_z's spectrum is made with the
+        # unnormalised shell while its energy is summed; the unit-energy factor 1/sqrt(energy)
+        # is then applied to R_z in real space and folded into the other three spectra. Each
+        # pass also does the real-space work that the previous inverse FFT made possible,
+        # plane by plane: a slab's real values are used before its spectrum is written.
+        energy, _ = self._shell_spectrum(k, spectrum, 1.0, rz)
         norm = np.float32(1.0 / np.sqrt(energy))
-        xa = support[2]
-        rz, ry, rx = (c * norm for c in self._riesz_multipliers)
-        rx = rx[..., :xa]
-        self._inverse(hf, b, support)                  # b (unnormalised); hf is now scratch
+        self._inverse(spectrum, real, support)                 # R_z, unnormalised
 
-        # R_j = IFFT(-i q_j H F / |q|). The inverse FFTs wrote only hf's first xa columns
-        # (its others are still the 0 that _shell_spectra put there), so only those are
-        # refilled. Each pass also does the real-space work that the previous inverse FFT
-        # made possible; m = sqrt(((b^2 + R_z^2) + R_y^2) + R_x^2).
-        def riesz_spectrum(lo, hi, multiplier):
-            np.multiply(hq[lo:hi, :, :xa], _rows(multiplier, lo, hi), out=hf[lo:hi, :, :xa])
+        def after_z(lo, hi):
+            rs = real[lo:hi]
+            rs *= norm
+            np.multiply(rs, rs, out=m[lo:hi])
+            fill(lo, hi, norm, ry)
+        self.slabs.map(after_z)
+        self._inverse(spectrum, real, support)                 # R_y
 
-        self.slabs.map(lambda lo, hi: riesz_spectrum(lo, hi, rz))
-        self._inverse(hf, m, support)                  # R_z
-
-        def riesz_y(lo, hi):
-            riesz_spectrum(lo, hi, ry)
-            bs, ms, rs = b[lo:hi], m[lo:hi], r[lo:hi]
-            bs *= norm
-            ms *= ms
-            ms += np.multiply(bs, bs, out=rs)
-        self.slabs.map(riesz_y)
-        self._inverse(hf, r, support)                  # R_y
-
-        def riesz_x(lo, hi):
-            riesz_spectrum(lo, hi, rx)
-            rs = r[lo:hi]
+        def add_square(lo, hi, multiplier):
+            rs = real[lo:hi]
             rs *= rs
             m[lo:hi] += rs
-        self.slabs.map(riesz_x)
-        self._inverse(hf, r, support)                  # R_x
+            fill(lo, hi, norm, multiplier)
+        self.slabs.map(lambda lo, hi: add_square(lo, hi, rx))
+        self._inverse(spectrum, real, support)                 # R_x
+        self.slabs.map(lambda lo, hi: add_square(lo, hi, None))
+        b = self._inverse(spectrum, real, support)             # b
 
         def amplitude(lo, hi):
-            rs, ms = r[lo:hi], m[lo:hi]
-            rs *= rs
-            ms += rs
+            ms = m[lo:hi]
+            ms += np.square(b[lo:hi])                          # one slab: stays in cache
             np.sqrt(ms, out=ms)
         self.slabs.map(amplitude)
         return Band(float(k), b, m)
@@ -488,25 +560,37 @@ class FilterBank:
         return Band(float(k), b, m)
 
     def scratch(self):
-        """A float32 volume the caller may use between bands (the bank's own scratch in riesz
-        mode, so it costs no memory; the next band overwrites it)."""
-        if self.spiral == "riesz" and self._work is not None:
-            return self._work[2]
+        """A float32 volume the caller may use between bands (a fresh one: the riesz bank
+        keeps no spare volume)."""
         return np.empty(self.shape, np.float32)
 
-    def sweep(self, ks, progress=None, label="band"):
+    def sweep(self, ks, progress=None, label="band", cutoff=None):
         """Yield ``Band`` for each centre in ``ks``, reporting progress after each.
 
         The bands' arrays are reused: each band is overwritten by the next one, so use (or
         copy) it before asking for the next. This keeps memory at a fixed number of volumes.
+        ``cutoff`` (Fourier pixels): the volume holds nothing beyond it (LocSharpen low-passes
+        at max_res and sweeps bands past it); the message then gives where a band's content
+        really is (:meth:`band_centre`), not a centre beyond the requested range.
         """
         total = len(ks)
         for i, k in enumerate(ks):
             band = self._band_riesz(k, reuse=True) if self.spiral == "riesz" else self.band(k)
             yield band
             if progress is not None:
-                progress(i + 1, total, f"{label} {i + 1}/{total} at {self.resolution(k):.2f} Å"
-                         if k > 0 else f"{label} {i + 1}/{total}")
+                centre = k if cutoff is None else self.band_centre(k, cutoff)
+                progress(i + 1, total, f"{label} {i + 1}/{total} at "
+                         f"{self.resolution(centre):.2f} Å" if centre > 0
+                         else f"{label} {i + 1}/{total}")
+
+    def band_centre(self, k, cutoff):
+        """Mean Fourier radius (pixels) of the shell ``k``'s power that lies below ``cutoff``:
+        the power-weighted |q| over the shells of radius q <= cutoff (4 pi q^2 dq each)."""
+        if k <= cutoff:
+            return float(k)
+        q = np.linspace(0.0, float(cutoff), 512)
+        w = np.exp(-(q - k) ** 2 / self.bw ** 2) * q ** 2  # H^2 times the shell area
+        return float(np.sum(w * q) / np.sum(w)) if np.sum(w) > 0 else float(cutoff)
 
 
 def sweep_frequencies(kmin, kmax, count=None):

@@ -6,6 +6,7 @@ import scipy.fft as sfft
 
 from .errors import InputError
 from .filterbank import default_workers
+from .scale import log_fields, scale_free
 from .validate import as_volume, as_voxel_size, check_same_grid
 
 FSC_THRESHOLD = 0.143
@@ -62,6 +63,17 @@ class FSC(NamedTuple):
     randomise_from: Optional[float] = None
     corrected: bool = False
 
+    @property
+    def beyond_nyquist(self):
+        """True when ``fsc`` never drops below ``threshold``: ``resolution`` is then
+        Nyquist, a bound (the true resolution is finer), not a measurement."""
+        return not bool(np.any(np.asarray(self.fsc)[1:] < self.threshold))
+
+    @property
+    def at_nyquist(self):
+        """The curve's value in its last shell (Nyquist)."""
+        return float(np.asarray(self.fsc)[-1])
+
 
 def _curve(f1, f2, s, w, nshell):
     """FSC per shell of two half-grid transforms (``s``, ``w``: kept shells and weights)."""
@@ -101,6 +113,7 @@ def _randomise_phases(spectrum, shape, beyond, rng, workers):
     return spectrum
 
 
+@scale_free(arrays=("half1", "half2"))  # one factor for both: their ratio is kept
 def fsc(half1, half2, voxel_size, mask=None, threshold=FSC_THRESHOLD, workers=None,
         correct=True, seed=RANDOM_SEED):
     """Fourier shell correlation between two half maps and its ``threshold`` (0.143)
@@ -197,6 +210,7 @@ class GuinierB(NamedTuple):
     log_amplitude: np.ndarray
 
 
+@scale_free(restore=log_fields("intercept", "log_amplitude", where=None))
 def global_bfactor(volume, voxel_size, min_res=10.0, max_res=None, mask=None, workers=None):
     """Rosenthal-Henderson global B: a line through the spherically averaged log amplitude
     ``log <|F|>`` against ``1/d^2`` between ``min_res`` and ``max_res`` (Å).

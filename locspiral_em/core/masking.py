@@ -25,7 +25,8 @@ def auto_threshold(volume, sigmas=3.0):
     """A threshold ``sigmas`` noise SDs above the solvent mean, the solvent taken as the
     box corners outside the inscribed sphere (where a centred particle has no density)."""
     volume = as_volume(volume)
-    corners = volume[~box_sphere(volume.shape)]
+    # float64: the squares of a map in large units (1e30) overflow float32
+    corners = volume[~box_sphere(volume.shape)].astype(np.float64)
     return float(corners.mean() + sigmas * corners.std(ddof=1))
 
 
@@ -188,6 +189,23 @@ def _dilate(mask, radius_voxels, workers):
     return out | mask
 
 
+def _pieces(low, threshold):
+    """(voxels above ``threshold``, the kept pieces or None when only specks, number of
+    pieces): connected pieces (6-connectivity) of at least ``MIN_PIECE_FRACTION`` of the
+    largest one (and ``MIN_OBJECT_VOXELS``)."""
+    above = low > np.float32(threshold)
+    labels, count = ndimage.label(above)  # default structure: 6-connectivity
+    if count == 0:
+        return above, None, 0
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    keep = sizes >= max(MIN_OBJECT_VOXELS, MIN_PIECE_FRACTION * sizes.max())
+    keep[0] = False
+    mask = keep[labels]
+    del labels
+    return above, (mask if mask.any() else None), count
+
+
 def auto_mask(volume, voxel_size, threshold=None, lowpass=DEFAULT_LOWPASS,
               dilation=DEFAULT_DILATION, workers=None) -> AutoMask:
     """Binary macromolecule mask made as with Relion's mask creation.
@@ -232,6 +250,7 @@ def auto_mask(volume, voxel_size, threshold=None, lowpass=DEFAULT_LOWPASS,
     median, sd = _robust_level(solvent)
     peak = float(low.max())
     automatic = max(median + NOISE_SIGMAS * sd, median + PEAK_FRACTION * (peak - median))
+    given = threshold is not None
     if threshold is None:
         threshold = automatic
     else:
@@ -243,20 +262,29 @@ def auto_mask(volume, voxel_size, threshold=None, lowpass=DEFAULT_LOWPASS,
         if not np.isfinite(threshold):
             raise InputError(f"the mask threshold must be finite, got {threshold!r}")
 
-    above = low > np.float32(threshold)
-    labels, count = ndimage.label(above)  # default structure: 6-connectivity
+    above, mask, count = _pieces(low, threshold)
+    if mask is None and not given and masked_warning:
+        # A map thresholded upstream (solvent set to exactly 0, as a segment cut out in
+        # Chimera): its non-zero voxels are all density, so their spread is no noise level
+        # and 5 of it lie above the density. Its zeroed solvent, low-passed, is the
+        # background instead: 0.2 of the peak above that, as for a clean map.
+        background = float(np.median(low[raw == 0]))
+        fallback = background + PEAK_FRACTION * (peak - background)
+        retry = _pieces(low, fallback)
+        if retry[1] is not None:
+            warnings.append(
+                f"the automatic threshold {automatic:.4g} keeps nothing of this masked map "
+                "(its non-zero voxels are all density, no solvent noise to measure); used "
+                f"{fallback:.4g}, 0.2 of the low-passed peak above the zeroed solvent: "
+                "check the mask, or give one (--mask)")
+            threshold = automatic = fallback
+            above, mask, count = retry
     if count == 0:
         raise InputError(f"no voxel of the {lowpass:g} Å low-passed map is above the mask "
                          f"threshold {threshold:g} (its range is {float(low.min()):g} to "
                          f"{peak:g}); use a lower threshold"
                          + ("" if threshold == automatic else " or the automatic one"))
-    sizes = np.bincount(labels.ravel())
-    sizes[0] = 0
-    keep = sizes >= max(MIN_OBJECT_VOXELS, MIN_PIECE_FRACTION * sizes.max())
-    keep[0] = False
-    mask = keep[labels]
-    del labels
-    if not mask.any():
+    if mask is None:
         raise InputError(f"the {lowpass:g} Å low-passed map has only specks of fewer than "
                          f"{MIN_OBJECT_VOXELS} voxels above the mask threshold "
                          f"{threshold:.4g}; use a lower threshold")

@@ -15,14 +15,45 @@ import numpy as np
 from .errors import InputError
 
 
-class MapData(NamedTuple):
-    """A map as read from disk: ``data`` float32 (z, y, x); ``voxel_size`` Å;
-    ``origin`` (x, y, z) Å from the header; ``nstart`` (nxstart, nystart, nzstart), the
-    index of the first voxel along x, y and z."""
+class _MapFields(NamedTuple):
     data: np.ndarray
     voxel_size: float
     origin: Tuple[float, float, float] = (0.0, 0.0, 0.0)
     nstart: Tuple[int, int, int] = (0, 0, 0)
+
+
+class MapData(_MapFields):
+    """A map as read from disk: ``data`` float32 (z, y, x); ``voxel_size`` Å;
+    ``origin`` (x, y, z) Å from the header; ``nstart`` (nxstart, nystart, nzstart), the
+    index of the first voxel along x, y and z.
+
+    Made by hand (``MapData(array, 1.06)``), ``data`` may be any numeric array-like (a
+    nested list too): it is stored as a float32 array; what cannot be one is refused with
+    an :class:`InputError`, as is a voxel size that is not a positive number."""
+    __slots__ = ()
+
+    def __new__(cls, data, voxel_size, origin=(0.0, 0.0, 0.0), nstart=(0, 0, 0)):
+        if not (isinstance(data, np.ndarray) and data.dtype == np.float32):
+            try:
+                data = np.asarray(data, dtype=np.float32)
+            except (TypeError, ValueError):
+                raise InputError(f"MapData: the data must be a numeric 3-D array, got "
+                                 f"{type(data).__name__}") from None
+        try:
+            voxel_size = float(voxel_size)
+        except (TypeError, ValueError):
+            voxel_size = float("nan")
+        if not (np.isfinite(voxel_size) and voxel_size > 0):
+            raise InputError("MapData: the voxel size must be a positive number of Å")
+        try:
+            origin = tuple(float(o) for o in origin)
+            nstart = tuple(int(n) for n in nstart)
+        except (TypeError, ValueError):
+            origin = nstart = ()
+        if len(origin) != 3 or len(nstart) != 3:
+            raise InputError("MapData: origin (Å) and nstart (voxels) are 3 numbers each, "
+                             "x, y, z")
+        return super().__new__(cls, data, voxel_size, origin, nstart)
 
 
 # MRC2014 modes read here; all are returned as float32.
@@ -86,7 +117,11 @@ def read_map(path, voxel_size=None) -> MapData:
     :class:`InputError` for missing, unreadable or non-3-D files, stacks, complex or
     unsupported modes, and anisotropic voxels.
     """
-    path = os.fspath(path)
+    try:
+        path = os.fsdecode(os.fspath(path))  # str, bytes or os.PathLike
+    except TypeError:
+        raise InputError(f"a map path must be a file name (str, bytes or os.PathLike), got "
+                         f"{type(path).__name__}") from None
     if not os.path.isfile(path):
         raise InputError(f"map file not found: {path}")
     try:
@@ -184,14 +219,7 @@ def write_maps(items: Sequence, voxel_size, origin=(0.0, 0.0, 0.0), nstart=(0, 0
             fd, tmp = tempfile.mkstemp(suffix=".mrc", prefix=".tmp-", dir=folder)
             os.close(fd)
             staged.append((tmp, path))
-            with mrcfile.new(tmp, overwrite=True) as mrc:
-                mrc.set_data(np.ascontiguousarray(data, dtype=np.float32))
-                mrc.header.mapc, mrc.header.mapr, mrc.header.maps = 1, 2, 3
-                mrc.header.ispg = 1
-                mrc.voxel_size = float(voxel_size)
-                mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = origin
-                mrc.header.nxstart, mrc.header.nystart, mrc.header.nzstart = nstart
-                mrc.update_header_stats()
+            write_mrc(tmp, data, voxel_size, origin, nstart)
             os.chmod(tmp, mode)  # mkstemp makes owner-only files; maps are shared data
         for tmp, path in staged:
             os.replace(tmp, path)
@@ -201,7 +229,35 @@ def write_maps(items: Sequence, voxel_size, origin=(0.0, 0.0, 0.0), nstart=(0, 0
                 os.remove(tmp)
 
 
+def write_mrc(path, data, voxel_size, origin=(0.0, 0.0, 0.0), nstart=(0, 0, 0)):
+    """Write one map straight to ``path`` (no temporary: for callers that stage files
+    themselves, as :mod:`locspiral_em.outputs` does). Standard axis order, space group 1."""
+    with mrcfile.new(os.fspath(path), overwrite=True) as mrc:
+        mrc.set_data(np.ascontiguousarray(data, dtype=np.float32))
+        mrc.header.mapc, mrc.header.mapr, mrc.header.maps = 1, 2, 3
+        mrc.header.ispg = 1
+        mrc.voxel_size = float(voxel_size)
+        mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = origin
+        mrc.header.nxstart, mrc.header.nystart, mrc.header.nzstart = nstart
+        mrc.update_header_stats()
+
+
 def _umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def header_voxel_size(path):
+    """The voxel size (Å, along x) a map file's header gives, or None when it gives none or
+    the file cannot be read: to tell the user when ``--voxel-size`` overrides headers that
+    disagree."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with mrcfile.open(os.fsdecode(os.fspath(path)), mode="r", permissive=True,
+                              header_only=True) as mrc:
+                size = _voxel_sizes(mrc.header)[0]
+    except Exception:
+        return None
+    return size if size > 0 else None

@@ -27,13 +27,28 @@ itself; each ``b_i`` is multiplied by its ``g_i`` and summed. Deblurring is rela
 ``x_ref = 1/min_res^2`` and is 1 below it, and the mean is kept, so the output stays on the
 input's intensity scale. One pass over the bands, O(1) volumes.
 
-The noise power ``P`` of each band is the solvent's mean band power (outside the mask, inside
-the box sphere, as the other methods' noise levels), so the map must not be solvent-masked;
-or, given the half maps, the band power of their half-difference (any map, masked or not).
+Noise. The gains are only as honest as the noise power ``P`` of each band, taken from the
+first of these that the data support (``SharpenedMap.noise`` says which):
 
-Measured (benchmarks/results_sharpening.md): on phantoms of 2-4 domains of B 40-250 Å^2 this
-correlates better with the unblurred atoms than global Guinier sharpening, LocSpiral and
-LocBSharpen in every domain; on the deposited, masked EMD-3488 map it does not.
+1. "half maps": the band power of their half-difference (any map, masked or not);
+2. "solvent": the solvent's mean band power (outside the mask, inside the box sphere, as the
+   other methods' noise levels), when the solvent is neither masked (more than
+   ``MASKED_SOLVENT`` of it exactly 0) nor thresholded (no negative voxel);
+3. "beyond max_res": the map's own frequencies between max_res and Nyquist, inside the
+   mask, taken as white below max_res (:func:`_beyond_resolution_noise`), when the map was
+   not low-passed at max_res and at least a band width of them exists;
+4. "none": no estimate. Then nothing says how far the map can be sharpened, so it is not:
+   the output is the input low-passed at max_res, with a warning saying so. A deposited or
+   post-processed map (masked, low-passed, already sharpened by its authors) lands here, and
+   there global sharpening lowered the correlation with the model (EMD-3488 0.723 -> 0.708,
+   the EMD-21457 segment 0.492 -> 0.454), so "no sharpening" is the safe answer, not a loss.
+
+Measured (benchmarks/results_sharpening.md): on phantoms of 2-4 domains of B 40-250 Å^2 (noise
+from the solvent, or for a soft-masked map from beyond max_res) this correlates better with
+the unblurred atoms than global Guinier sharpening, LocSpiral and LocBSharpen in every
+domain. On a masked map low-passed at max_res without half maps (case 4) it equals the
+input, which global sharpening beats where the map was never sharpened (64^3 phantom, sharp
+domain 0.924 against 0.849) and loses to where it was (the real maps above).
 """
 import warnings
 from typing import NamedTuple
@@ -56,6 +71,13 @@ BFACTOR_MIN_RES = D.BFACTOR_MIN_RES  # Å: the Guinier regime of a protein map s
 SMOOTH = D.SHARPEN_SMOOTH  # Å: see locsharpen's docstring
 MASKED_SOLVENT = 0.2    # fraction of exactly-zero solvent voxels that means a masked map
 EDGE_FLOOR = 0.5        # the normalised-convolution weight where maps start fading outside
+# A map whose power per Fourier coefficient beyond max_res is below this fraction of the power
+# just inside it was low-passed there: noise does not fall by 4x across one band width (an
+# unfiltered map at its FSC 0.143 resolution has SNR ~0.3, so the ratio is ~0.75 or more; the
+# deposited EMD-3488, low-passed at 3.2 Å, gives 0.0065, the EMD-21457 segment 0.068).
+LOWPASSED = 0.25
+# Where the Wiener weight's band noise power comes from (SharpenedMap.noise).
+NOISE_SOURCES = ("half maps", "solvent", "beyond max_res", "none")
 
 
 class GlobalSharpened(NamedTuple):
@@ -72,10 +94,13 @@ class SharpenedMap(NamedTuple):
     bfactor : the (smoothed) local B map that drove it (Å^2, sharpening sign); it fades to 0
         over ``smooth`` Å outside ``mask``.
     mask : the voxels where the local B was fitted.
+    noise : where the band noise power came from, one of ``NOISE_SOURCES``; "none": no
+        usable noise estimate, so the map was not sharpened (only low-passed at max_res).
     """
     map: np.ndarray
     bfactor: np.ndarray
     mask: np.ndarray
+    noise: str = "solvent"
 
 
 def _s2(shape, voxel_size):
@@ -154,6 +179,67 @@ def _half_grid_weights(shape):
     return w
 
 
+def _solvent_problem(volume, sample):
+    """Why the solvent cannot give the noise power (a phrase), or None when it can.
+
+    A thresholded map (no negative value, the rest set to 0) has no noise left anywhere; a
+    solvent-masked map has its solvent zeroed or tapered by the mask, so its solvent power
+    is far below the noise inside the molecule (EMD-3488: solvent RMS falls from 0.04 next
+    to the molecule to 0.0001 at the mask's edge, with no plateau).
+    """
+    solvent = np.take(volume.ravel(), sample.index)
+    flat = float(np.mean(solvent == 0))
+    if flat > MASKED_SOLVENT and float(volume.min()) >= 0:
+        return (f"the map was thresholded ({100 * flat:.0f}% of the solvent is exactly 0 "
+                "and no voxel is negative)")
+    if flat > MASKED_SOLVENT:
+        return f"the map looks solvent-masked ({100 * flat:.0f}% of the solvent is exactly 0)"
+    return None
+
+
+def _beyond_resolution_noise(volume, mask, voxel_size, max_res, bw, workers):
+    """Noise power per Fourier coefficient (``|D|^2``, as the half maps' difference gives it)
+    from the map's own frequencies beyond ``max_res`` up to Nyquist, inside ``mask``; or
+    (None, reason) when they cannot give it.
+
+    Beyond the resolution the map is mostly noise (signal there only raises the estimate:
+    less sharpening, never more). Inside the mask, because a masked map's solvent carries no
+    noise. The level is taken as white below max_res: the lower bands, where that may be
+    wrong, carry signal far above the noise, so their weights hardly depend on it. Unusable
+    when fewer
+    than a band width (``bw`` Fourier pixels) of frequencies lie beyond max_res, or when
+    the map was low-passed at max_res (power per coefficient beyond it below ``LOWPASSED``
+    times that of the band width just inside it).
+    """
+    shape, p = volume.shape, float(voxel_size)
+    n = max(shape)
+    s = np.sqrt(_s2(shape, p)) * (p * n)          # radius in Fourier pixels of the largest axis
+    k_max, k_nyq = p * n / float(max_res), 0.5 * n
+    if k_nyq - k_max < bw:
+        return None, (f"less than a band width of frequencies lies between the max resolution "
+                      f"{max_res:.2f} Å and Nyquist ({2 * p:.2f} Å)")
+    weights = _half_grid_weights(shape)[None, None, :]
+    beyond = (s > k_max) & (s <= k_nyq)
+    edge = (s > k_max - bw) & (s <= k_max)
+    s = None
+    spectrum = sfft.rfftn(volume, workers=workers)
+    power = np.abs(spectrum) ** 2
+    count = float(np.sum(beyond * weights, dtype=np.float64))
+    per_beyond = float(np.sum(power * beyond * weights, dtype=np.float64)) / count
+    per_edge = float(np.sum(power * edge * weights, dtype=np.float64)) / max(
+        float(np.sum(edge * weights, dtype=np.float64)), 1.0)
+    power = None
+    if per_beyond < LOWPASSED * per_edge:
+        return None, (f"the map was low-passed at about {max_res:.2f} Å (power beyond it "
+                      f"{per_beyond / per_edge:.2g} of that just inside)")
+    spectrum *= beyond
+    high = sfft.irfftn(spectrum, s=shape, workers=workers)
+    spectrum = None
+    # Parseval: stationary noise of |D|^2 per coefficient has mean power count |D|^2 / N^2.
+    level = float(np.mean(np.square(high[mask], dtype=np.float64))) * volume.size ** 2 / count
+    return level, None
+
+
 def _partition_volume(volume, bank, ks, max_res, workers, noise_spectrum=None):
     """The map divided in Fourier space by ``R(q) = sum_i H_i(q)`` (``bank``'s own filters) and
     low-passed at ``max_res``, so that the bands of the result sum to the low-passed map.
@@ -226,9 +312,11 @@ def locsharpen(volume, mask, voxel_size, min_res, max_res, threshold=D.NOISE_QUA
         ``locbfactor(volume, mask, voxel_size, bfactor_min_res, max_res, num_points,
         threshold, filtered=filtered)``. With ``weight="wiener"`` both or neither.
     target_b : B the local Guinier curves are brought to (Å^2, sharpening sign); 0 flattens.
-    filtered : LocBFactor's noise-filtered fit (default): the plain fit keeps noise-floor
-        bands and reads a B = -250 region as about -127 (measured: 96^3 phantom, debiased
-        estimator of core/bfactor.py); the filtered fit reads about -200.
+    filtered : LocBFactor's noise-filtered fit: the plain fit keeps noise-floor bands and
+        reads a B = -250 region as about -127 (measured: 96^3 phantom, debiased estimator of
+        core/bfactor.py); the filtered fit reads about -200. True (default): filtered where
+        the solvent gives the noise levels its gate needs; on a solvent-masked or
+        thresholded map the plain fit (LocBFactor's default), as the gate has no levels.
     smooth : SD (Å) of the Gaussian average of the B and signal-power maps over the mask
         before use; they also fade to 0 over this distance outside the mask. The per-voxel
         fit is noisy and ``exp(-B x / 4)`` is steep in B (an error of 20 Å^2 is a factor 2.4
@@ -258,6 +346,33 @@ def locsharpen(volume, mask, voxel_size, min_res, max_res, threshold=D.NOISE_QUA
         half2 = as_volume(half_maps[1], "half map 2")
         for name, half in (("half map 1", half1), ("half map 2", half2)):
             check_same_grid(volume, half, "map", name)
+    workers = default_workers(workers)
+    sample = VoxelSample(noise_voxels(mask))
+    # Where the Wiener weight's band noise power comes from (module docstring, "Noise").
+    problem, level, why = _solvent_problem(volume, sample), None, None
+    if half_maps is not None:
+        source = "half maps"
+    elif problem is None:
+        source = "solvent"
+    else:
+        level, why = _beyond_resolution_noise(volume, mask, p, max_res, float(bw), workers)
+        source = "beyond max_res" if level is not None else "none"
+    if weight == "wiener" and source == "beyond max_res":
+        warnings.warn(f"{problem}: the Wiener weight's noise power is taken from the map's "
+                      f"own frequencies beyond {max_res:.2f} Å inside the mask (white below "
+                      "it); the half maps would give it exactly", stacklevel=2)
+    if weight == "wiener" and source == "none":
+        warnings.warn(f"no noise estimate for the Wiener weight: {problem} and {why}; the "
+                      "map is NOT sharpened "
+                      f"(only low-passed at {max_res:.2f} Å). Give the half maps, or the "
+                      "unmasked map, to sharpen it", stacklevel=2)
+    if filtered and problem is not None:
+        # The noise filter gates bands on the solvent's noise levels: with no usable solvent
+        # it gates on nothing meaningful. On the thresholded EMD-21457 segment it dropped
+        # good bands: per-residue Spearman with the PDB B -0.18, the plain fit -0.32 (model
+        # mask grown by 2 voxels); on the held-out deposited map of the issue +0.33 (wrong
+        # sign) against LocBFactor's plain -0.38.
+        filtered = False
     if bfactor is None:
         if amplitude is not None:
             raise InputError("an amplitude map needs the B-factor map it was fitted with")
@@ -286,16 +401,10 @@ def locsharpen(volume, mask, voxel_size, min_res, max_res, threshold=D.NOISE_QUA
         power0 = np.exp(power0.astype(np.float32))
         power0 = _spread(power0, valid, sigma)
     amp = None
-
-    workers = default_workers(workers)
-    sample = VoxelSample(noise_voxels(mask))
-    if weight == "wiener" and half_maps is None:
-        flat = float(np.mean(np.take(volume.ravel(), sample.index) == 0))
-        if flat > MASKED_SOLVENT:
-            warnings.warn(f"{100 * flat:.0f}% of the solvent voxels are exactly 0: the map "
-                          "looks solvent-masked, so the noise power is underestimated and "
-                          "the Wiener weight will hardly limit the sharpening; use the "
-                          "unmasked map (the average of the half maps)", stacklevel=2)
+    if weight == "wiener" and source == "none":
+        # Nothing says how far the map can be sharpened: it is given back as it came.
+        return SharpenedMap(global_sharpen(volume, p, max_res, bfactor=0.0,
+                                           workers=workers).map, bmap, valid, source)
     # A bank on an empty map of the same grid gives the filters (and pixels()) the band
     # sweep will use; the map's own bank is built after the partition division.
     shells = FilterBank(np.zeros(volume.shape, np.float32), p, bw, workers=workers)
@@ -311,6 +420,8 @@ def locsharpen(volume, mask, voxel_size, min_res, max_res, threshold=D.NOISE_QUA
                                                          noise_spectrum)
     noise_spectrum = None
     shells = None
+    if level is not None:
+        band_noise = 2.0 * level * energy / float(volume.size) ** 2   # as for the half maps
     bank = FilterBank(parted, p, bw, workers=workers)
     parted = None
     xs = np.array([bank.frequency_squared(k) for k in ks])
@@ -321,7 +432,9 @@ def locsharpen(volume, mask, voxel_size, min_res, max_res, threshold=D.NOISE_QUA
     acc = np.zeros(volume.shape, np.float32)
     gain = np.empty(volume.shape, np.float32)
     signal = np.empty(volume.shape, np.float32) if weight == "wiener" else None
-    for i, band in enumerate(bank.sweep(ks, progress, "LocSharpen band")):
+    # The map is low-passed at max_res: the bands past it report where their content is.
+    cutoff = bank.voxel_size * bank.n_ref / max_res
+    for i, band in enumerate(bank.sweep(ks, progress, "LocSharpen band", cutoff=cutoff)):
         if energy[i] <= 0:
             continue           # a band wholly beyond max_res: nothing of the map is left in it
         b, m = band.b, band.m
@@ -347,4 +460,4 @@ def locsharpen(volume, mask, voxel_size, min_res, max_res, threshold=D.NOISE_QUA
         acc += b
     band = b = m = bank = gain = signal = None
     acc += np.float32(mean)
-    return SharpenedMap(acc, bmap, valid)
+    return SharpenedMap(acc, bmap, valid, source)

@@ -53,16 +53,32 @@ class LocSpiralProtOccupancy(LocSpiralProtBase):
         return {"occupancy": FILE_OCCUPANCY}
 
     def _storedResults(self, summary):
-        return {"meanOccupancy": summary["results"]["occupancy_mean"]}
+        # The mean is 1 - quantile by construction: kept, but the summary shows what is not.
+        r = summary["results"]
+        return {"meanOccupancy": r["occupancy_mean"],
+                "fractionLow": r["occupancy_fraction_low"],
+                "lowLevel": r["occupancy_low_level"],
+                "regions": r["occupancy_regions"],
+                "regionCount": r["occupancy_region_count"],
+                "normalisation": r["occupancy_normalisation"]}
 
     def _createOutputs(self, results):
         self._defineVolumeOutputs([(OUT_OCCUPANCY, FILE_OCCUPANCY)])
 
     def _summaryMethod(self):
-        mean = self.getResults().get("meanOccupancy")
+        results = self.getResults()
         lines = [f"Output: *{OUT_OCCUPANCY}* (local occupancy, 0 to 1, 0 outside the mask)."]
-        if mean is not None:
-            lines.insert(0, f"Mean occupancy inside the mask: {mean:.3f}")
+        if results.get("fractionLow") is not None:
+            level = results["lowLevel"]
+            regions = [f"  {g['volume_A3']:.0f} Å^3 ({g['voxels']} voxels): median "
+                       f"{g['median_occupancy']:.2f}, centre (x, y, z) "
+                       f"{tuple(g['centre_xyz_px'])} voxels" for g in results["regions"]]
+            lines[:0] = [f"{100 * results['fractionLow']:.1f}% of the mask has occupancy "
+                         f"below {level:g}.",
+                         f"Regions of the mask at or above {level:g}, largest first "
+                         f"({len(regions)} of {results['regionCount']}):"] + regions + [
+                         f"Scale: {results['normalisation']} (the mean inside the mask, "
+                         f"{results['meanOccupancy']:.3f}, is 1 - quantile by construction)."]
         return lines
 
     def _methodsSentence(self):

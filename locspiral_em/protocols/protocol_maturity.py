@@ -6,13 +6,18 @@ import pyworkflow.protocol.params as params
 from pwem.objects import SetOfVolumes
 
 from .. import run as run_layer
-from ..constants import (ATTR_MATURITY_INDEX, ATTR_SOURCE_NAME,
+from ..constants import (ATTR_MATURITY_INDEX, ATTR_MATURITY_NORMALISED, ATTR_SOURCE_NAME,
                          ATTR_SOURCE_POSITION, FILE_MATURITY_MISSING, FILE_MATURITY_OCCUPANCY,
                          OUT_MATURITY_MISSING, OUT_MATURITY_OCCUPANCY)
 from ..core import defaults as D
 from .protocol_lococcupancy import LocSpiralProtOccupancy
 
 RESULTS_KEY = "maturity"  # results.json: list of per-map entries
+
+
+def _number(value, digits=3):
+    """A stored number for a message, "n/a" when there is none."""
+    return "n/a" if value is None else f"{value:.{digits}f}"
 
 
 def volumeName(volume):
@@ -29,6 +34,8 @@ class LocSpiralProtMaturity(LocSpiralProtOccupancy):
     The mature map defines the molecule mask. For each immature map (same grid), its local
     occupancy is computed inside that mask and thresholded at the 'highly occupied' level
     (0.75); the maturity index is the fraction of the mature mask that is highly occupied.
+    The mature map itself does not score 1 on that published index, so a normalised index
+    (the index over the mature map's own: mature = 1, nothing there = 0) is stored beside it.
     Outputs, per immature map, its occupancy map and the density missing from it (the mature
     map where the immature one is not highly occupied), each carrying its index.
     """
@@ -97,13 +104,15 @@ class LocSpiralProtMaturity(LocSpiralProtOccupancy):
         entries = []
         for entry in summary["results"]["maturity"]:
             position = entry["position"]
+            normalised = entry.get("normalised_index")
             self.info(f"Maturity index of immature map {position} ({entry['name']}): "
-                      f"{entry['index']:.4f}")
+                      f"{entry['index']:.4f} published, {_number(normalised, 4)} normalised")
             entries.append({"position": position, "name": entry["name"],
-                            "index": entry["index"],
+                            "index": entry["index"], "normalisedIndex": normalised,
                             "occupancyFile": FILE_MATURITY_OCCUPANCY % position,
                             "missingFile": FILE_MATURITY_MISSING % position})
-        return {RESULTS_KEY: entries}
+        return {RESULTS_KEY: entries,
+                "matureIndex": summary["results"].get("mature_reference_index")}
 
     def _createOutputs(self, results):
         mature = self.inputVolume.get()
@@ -115,9 +124,12 @@ class LocSpiralProtMaturity(LocSpiralProtOccupancy):
             for entry in results[RESULTS_KEY]:
                 volume = self._newVolume(self._getExtraPath(entry[key]), mature)
                 setattr(volume, ATTR_MATURITY_INDEX, pwobj.Float(entry["index"]))
+                setattr(volume, ATTR_MATURITY_NORMALISED,
+                        pwobj.Float(entry.get("normalisedIndex")))
                 setattr(volume, ATTR_SOURCE_NAME, pwobj.String(entry["name"]))
                 setattr(volume, ATTR_SOURCE_POSITION, pwobj.Integer(entry["position"]))
-                volume.setObjComment(f"{entry['name']}: maturity index {entry['index']:.3f}")
+                volume.setObjComment(f"{entry['name']}: maturity index {entry['index']:.3f} "
+                                     f"(normalised {_number(entry.get('normalisedIndex'))})")
                 outputSet.append(volume)
         outputs = {name: outputSet for name, (outputSet, _) in sets.items()}
         self._defineOutputs(**outputs)
@@ -133,12 +145,19 @@ class LocSpiralProtMaturity(LocSpiralProtOccupancy):
         return sorted(entries, key=lambda entry: entry["index"])
 
     def _summaryMethod(self):
-        lines = ["Maturation timeline (least to most mature):"]
+        lines = ["Maturation timeline (least to most mature): published index (fraction of "
+                 "the mature mask highly occupied) and normalised index (mature map = 1, "
+                 "nothing = 0):"]
         for rank, entry in enumerate(self.timeline(), 1):
             lines.append(f"  {rank}. {entry['name']} (input {entry['position']}): maturity "
-                         f"index {entry['index']:.3f}")
+                         f"index {entry['index']:.3f}, normalised "
+                         f"{_number(entry.get('normalisedIndex'))}")
+        mature = self.getResults().get("matureIndex")
+        if mature is not None:
+            lines.append(f"The mature map itself has a published index of {mature:.3f}.")
         lines.append(f"Outputs: *{OUT_MATURITY_OCCUPANCY}* and *{OUT_MATURITY_MISSING}*, one "
-                     f"map per immature map, each with its {ATTR_MATURITY_INDEX}.")
+                     f"map per immature map, each with its {ATTR_MATURITY_INDEX} and "
+                     f"{ATTR_MATURITY_NORMALISED}.")
         return lines
 
     def _methodsSettings(self):

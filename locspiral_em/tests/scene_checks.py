@@ -168,3 +168,201 @@ def check_png(path, size):
     assert len(np.unique(rgb.reshape(-1, 3), axis=0)) > 20   # more than a few flat colours
     assert os.path.getsize(path) < 200_000
     return image
+
+
+# -- a simulated ChimeraX session ---------------------------------------------------------
+class ChimeraXError(Exception):
+    """A command ChimeraX would refuse (a ``.cxc`` stops at the first one)."""
+
+
+_SPEC = re.compile(r"#(\d+(?:\.\d+)*)")
+
+
+class Session:
+    """The state of a ChimeraX session that the scenes touch, to replay scripts in turn.
+
+    Holds models (id tuples -> name; a group model appears when a map is renamed into
+    it), named 2-D labels (name -> {text, xpos, ypos, visible}), aliases (name -> (owning
+    script, commands)) and the colour key (owning script). Commands are checked the way
+    ChimeraX treats them (``chimerax.label.label2d``, ``std_commands``):
+
+    * ``2dlabels create NAME`` is an error when NAME exists ('Label "NAME" already
+      exists', ChimeraX 1.1+); ``2dlabels change NAME`` and ``2dlabels delete NAME`` need
+      NAME to exist; ``2dlabels delete|change ##name=NAME`` (a model specifier) is
+      never an error and acts on NAME when it exists;
+    * ``close #N`` removes #N and its submodels, and is no error when there are none;
+    * ``open FILE ... name T`` needs the file (relative to the script's folder) and gives
+      the map the lowest free top-level id; ``rename ##name=T LABEL id #G.k`` needs exactly
+      one model named T and a free #G.k;
+    * ``volume``, ``surface dust``, ``color sample`` and ``view`` refer to models that exist
+      (ChimeraX would silently do nothing: here it is an error, since the scene meant one);
+    * typing an alias's name replays its commands.
+    """
+
+    def __init__(self):
+        self.models = {}
+        self.labels = {}
+        self.aliases = {}
+        self.key_owner = None
+        self.log = []
+
+    # models
+    def _ids(self, text):
+        return tuple(int(p) for p in text.split("."))
+
+    def _need(self, spec, line):
+        ident = self._ids(spec)
+        if ident not in self.models:
+            raise ChimeraXError(f"no model #{spec}: {line}")
+        return ident
+
+    def _free_top_id(self):
+        used = {ident[0] for ident in self.models}
+        number = 1
+        while number in used:
+            number += 1
+        return number
+
+    def run_script(self, script):
+        """Run every command of ``script`` in order (raises :class:`ChimeraXError` at the
+        first failing one, as ChimeraX stops a ``.cxc``)."""
+        folder = os.path.dirname(os.path.abspath(script))
+        for line in commands(script):
+            self.run(line, folder=folder, owner=os.path.abspath(script))
+
+    def run(self, line, folder=".", owner=None):
+        self.log.append(line)
+        word, _, rest = line.partition(" ")
+        if word in self.aliases and not rest:
+            alias_owner, parts = self.aliases[word]
+            for part in parts:
+                self.run(part, folder=folder, owner=alias_owner)
+            return
+        handler = getattr(self, "_cmd_" + word.replace("2dlabels", "labels"), None)
+        if handler is None:
+            raise ChimeraXError(f"unknown command: {line}")
+        handler(rest, line, folder, owner)
+
+    def _cmd_close(self, rest, line, folder, owner):
+        match = re.fullmatch(r"#(\d+(?:\.\d+)*)", rest.strip())
+        if not match:
+            raise ChimeraXError(f"the scenes close only their own group: {line}")
+        ident = self._ids(match.group(1))
+        for other in list(self.models):
+            if other[:len(ident)] == ident:
+                del self.models[other]
+
+    def _cmd_open(self, rest, line, folder, owner):
+        if rest.startswith('"'):
+            path = rest[1:rest.index('"', 1)]
+            tail = rest[rest.index('"', 1) + 1:]
+        else:
+            path, _, tail = rest.partition(" ")
+        full = os.path.normpath(os.path.join(folder, path))
+        if not os.path.exists(full):
+            raise ChimeraXError(f"no such file {full}: {line}")
+        name = re.search(r"\bname (\S+)", tail)
+        self.models[(self._free_top_id(),)] = name.group(1) if name else os.path.basename(path)
+
+    def _cmd_rename(self, rest, line, folder, owner):
+        match = re.fullmatch(r"##name=(\S+) (.+) id #(\d+(?:\.\d+)*)", rest)
+        if match is None:
+            match = re.fullmatch(r"#(\d+) (.+)", rest)  # the group's own name
+            if match is None:
+                raise ChimeraXError(f"rename form not used by the scenes: {line}")
+            self._need(match.group(1), line)
+            self.models[self._ids(match.group(1))] = match.group(2).strip('"')
+            return
+        temporary, label, target = match.groups()
+        found = [ident for ident, name in self.models.items() if name == temporary]
+        if len(found) != 1:
+            raise ChimeraXError(f"{len(found)} models named {temporary}: {line}")
+        target = self._ids(target)
+        if target in self.models:
+            raise ChimeraXError(f"model #{'.'.join(map(str, target))} exists: {line}")
+        del self.models[found[0]]
+        for depth in range(1, len(target)):
+            self.models.setdefault(target[:depth], "group")  # rename creates the parents
+        self.models[target] = label.strip('"')
+
+    def _cmd_volume(self, rest, line, folder, owner):
+        spec = _SPEC.match(rest)
+        if spec is None:
+            raise ChimeraXError(f"volume without a model: {line}")
+        self._need(spec.group(1), line)
+
+    def _cmd_surface(self, rest, line, folder, owner):
+        spec = re.fullmatch(r"dust #(\S+) size \S+", rest)
+        if spec is None:
+            raise ChimeraXError(f"surface form not used by the scenes: {line}")
+        self._need(spec.group(1), line)
+
+    def _cmd_color(self, rest, line, folder, owner):
+        match = re.match(r"sample #(\S+) map #(\S+) palette \S+", rest)
+        if match is None:
+            raise ChimeraXError(f"color form not used by the scenes: {line}")
+        self._need(match.group(1), line)
+        self._need(match.group(2), line)
+        if " key true" in rest:
+            self.key_owner = owner
+
+    def _cmd_key(self, rest, line, folder, owner):
+        self.key_owner = owner
+
+    def _cmd_view(self, rest, line, folder, owner):
+        if rest.strip():
+            self._need(rest.strip().lstrip("#"), line)
+
+    def _cmd_alias(self, rest, line, folder, owner):
+        name, _, body = rest.partition(" ")
+        parts = [p.strip() for p in body.split(";")]
+        if not name or not all(parts):
+            raise ChimeraXError(f"empty alias or alias part: {line}")
+        self.aliases[name] = (owner, parts)
+
+    def _cmd_set(self, rest, line, folder, owner):
+        pass
+
+    _cmd_lighting = _cmd_echo = _cmd_set
+
+    def _cmd_labels(self, rest, line, folder, owner):
+        action, _, args = rest.partition(" ")
+        target, _, options = args.partition(" ")
+        by_spec = target.startswith("##name=")
+        name = target[len("##name="):] if by_spec else target
+        if action == "create":
+            if by_spec or name == "all":
+                raise ChimeraXError(f"not a label name: {line}")
+            if name in self.labels:
+                raise ChimeraXError(f'Label "{name}" already exists: {line}')
+            self.labels[name] = dict(text="", xpos=0.5, ypos=0.5, visible=True)
+            self._label_options(name, options, line)
+        elif action in ("change", "delete"):
+            if name not in self.labels:
+                if by_spec:
+                    return  # a specifier matching nothing: nothing to do, no error
+                raise ChimeraXError(f"No label with name: '{name}': {line}")
+            if action == "delete":
+                del self.labels[name]
+            else:
+                self._label_options(name, options, line)
+        else:
+            raise ChimeraXError(f"2dlabels action not used by the scenes: {line}")
+
+    def _label_options(self, name, options, line):
+        tokens = re.findall(r'"[^"]*"|\S+', options)
+        if len(tokens) % 2:
+            raise ChimeraXError(f"an option without a value: {line}")
+        label = self.labels[name]
+        for key, value in zip(tokens[::2], tokens[1::2]):
+            value = value.strip('"')
+            if key == "text":
+                label["text"] = value
+            elif key in ("xpos", "ypos"):
+                label[key] = float(value)
+            elif key == "visibility":
+                if value not in ("true", "false"):
+                    raise ChimeraXError(f"visibility true or false: {line}")
+                label["visible"] = value == "true"
+            elif key not in ("size", "color"):
+                raise ChimeraXError(f"2dlabels option {key} not used by the scenes: {line}")

@@ -70,12 +70,50 @@ def setup_test_environment():
 
 
 def main(argv=None):
-    """Scipion's test runner (``scipion3 tests ARGS``) in the throw-away environment."""
+    """Scipion's test runner (``scipion3 tests ARGS``) in the throw-away environment;
+    ``--check-loading``: :func:`check_loading` instead."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--check-loading"]:
+        sys.exit(check_loading())
     if "pyworkflow" in sys.modules:  # pragma: no cover - only when misused
         sys.exit("scipion_env: pyworkflow was imported before its environment was set")
     setup_test_environment()
     from pyworkflow.apps.pw_run_tests import Tester
-    Tester().main(sys.argv[1:] if argv is None else argv)  # exits with the result
+    Tester().main(argv)  # exits with the result
+
+
+# The listing a stock Scipion prints, in a child process where ``import pytest`` fails.
+LISTING = ["--grep", "locspiral_em", "--mode", "onlyclasses"]
+_WITHOUT_PYTEST = """\
+import sys
+sys.modules["pytest"] = None  # `import pytest` raises ImportError, as in a stock Scipion
+from locspiral_em.tests.scipion_env import main
+main(sys.argv[1:])
+"""
+MIN_CLASSES = 5  # Scipion test classes the plugin ships at least (protocols, install, ...)
+
+
+def check_loading(python=None):
+    """Run ``scipion3 tests --grep locspiral_em --mode onlyclasses`` as a stock Scipion
+    would (no pytest) and return 1, printing why, when a test module fails to load ("Error
+    loading the test") or fewer than ``MIN_CLASSES`` test classes are listed; else 0.
+    Scipion's runner itself exits 0 either way, so CI needs this check."""
+    import subprocess
+    result = subprocess.run([python or sys.executable, "-c", _WITHOUT_PYTEST, *LISTING],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = result.stdout.splitlines()
+    errors = [line for line in lines if "Error loading" in line]
+    classes = [line for line in lines if " locspiral_em.tests." in line
+               and "Error loading" not in line]
+    print(f"stock Scipion listing (no pytest): {len(classes)} test classes, "
+          f"{len(errors)} modules that do not load")
+    for line in errors:
+        print(line)
+    if result.returncode != 0 or errors or len(classes) < MIN_CLASSES:
+        if result.returncode != 0 or len(classes) < MIN_CLASSES:
+            print(result.stdout[-3000:])
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

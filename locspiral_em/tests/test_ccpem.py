@@ -9,11 +9,13 @@ sharp, a blurred and a half-occupied domain, as the demo) and runs each job in t
 foreground, through the entry points, as Doppio would. The checks: job status, output files
 with the input's voxel size, output node names and types in the pipeline, the ChimeraX scene
 node, the numbers of the JSON summary against the maps, and the results display objects
-(after a JSON round trip, as the GUI loads them): montages, the B histogram's counts, the
+(after a JSON round trip, as the GUI loads them): the slice figures (cut through the
+molecule, local maps grey outside the mask, as the scenes), the B histogram's counts, the
 maturity table's rows, the summary text. Each run takes about 2 s on one thread.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -84,6 +86,11 @@ def project(tmp_path_factory):
     put("complete.mrc", ph.clean)
     put("one_missing.mrc", np.where(ph.domains[1], 0, ph.clean))
     put("two_missing.mrc", np.where(ph.domains[1] | ph.domains[2], 0, ph.clean))
+    # A molecule in one corner of the box: planes through the box centre (24) miss it.
+    corner = core.make_phantom((N,) * 3, VOXEL, [core.Domain((12, 13, 11), 6, 60.0)],
+                               noise=0.3, seed=5)
+    put("corner_map.mrc", corner.map)
+    put("corner_mask.mrc", corner.mask.astype(np.float32))
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
         proj = PipelinerProject(make_new_project=True)
@@ -139,6 +146,24 @@ def results_display(name):
 
 def summary(name):
     return json.loads(Path(name, "summary.json").read_text())
+
+
+def check_slices(shown, maps, mask):
+    """The job's slice figure: one image display naming exactly ``maps`` and the ``mask``,
+    cut at the planes its description gives, which hold mask voxels (through the molecule,
+    as the scenes), with grey pixels (local maps outside the mask). Returns the image."""
+    import matplotlib.image as mpimg
+    assert "montage" not in shown  # the pipeliner's montage cuts the box centre
+    (figure,) = shown["image"]
+    assert set(figure.associated_data) == set(maps) | {mask}, figure.associated_data
+    with mrcfile.open(mask) as m:
+        inside = m.data > 0.5
+    iz, iy, ix = (int(v) for v in re.findall(r"[zyx] = (\d+)", figure.image_desc))
+    assert inside[iz].any() and inside[:, iy].any() and inside[:, :, ix].any()
+    image = mpimg.imread(figure.image_path)
+    grey = np.all(np.abs(image[..., :3] - 0xd9 / 255) < 0.01, axis=-1)
+    assert grey.mean() > 0.01
+    return image
 
 
 def check_scene(name, expected_maps):
@@ -265,8 +290,11 @@ def test_summary_text_and_maturity_rows():
     assert "maturity_index: b 0.8, a 0.25" in text
     assert not any(line.startswith("maturity:") for line in text)  # nested: in the table
     assert text[-1] == "warning: the map looks masked"
-    assert jobs.MaturityIndexJob().maturity_rows(s) == [["a", "0.250", "0.750"],
-                                                        ["b", "0.800", "0.200"]]
+    assert jobs.MaturityIndexJob().maturity_rows(s) == [["a", "0.250", "n/a"],
+                                                        ["b", "0.800", "n/a"]]
+    s["results"]["maturity_normalised_index"] = {"b": 1.0, "a": 0.3125}
+    assert jobs.MaturityIndexJob().maturity_rows(s) == [["a", "0.250", "0.312"],
+                                                        ["b", "0.800", "1.000"]]
 
 
 def test_scene_file_lists_what_the_script_opens(tmp_path, monkeypatch):
@@ -310,6 +338,8 @@ def test_local_enhancement_from_half_maps(project):
     assert node_types(proc) == {
         "map_locspiral.mrc": "DensityMap.mrc.locspiral.localenhanced",
         "map_locspiral_quality.mrc": "Image3D.mrc.locspiral.qualitymap",
+        # The scene colours by a copy of W with a sentinel outside the mask.
+        "map_locspiral_quality_display.mrc": "Image3D.mrc.locspiral.displaycopy",
         "map_mask.mrc": "Mask3D.mrc.locspiral.mask",
         "map_average.mrc": "DensityMap.mrc.locspiral.halfmapaverage",
         "summary.json": "EvaluationMetric.json.locspiral.summary",
@@ -334,11 +364,9 @@ def test_local_enhancement_from_half_maps(project):
     check_scene(name, [f"{name}map_locspiral.mrc", f"{name}map_average.mrc"])
 
     shown = results_display(name)
-    montage = shown["montage"][0]
-    assert Path(montage.img).is_file()
-    assert set(montage.associated_data) == {f"{name}map_average.mrc", f"{name}map_locspiral.mrc",
-                                            f"{name}map_locspiral_quality.mrc"}
-    assert len(montage.labels) == 9  # 3 maps x 3 central slices
+    image = check_slices(shown, [f"{name}map_average.mrc", f"{name}map_locspiral.mrc",
+                                 f"{name}map_locspiral_quality.mrc"], f"{name}map_mask.mrc")
+    assert image.shape[0] == int(round(100 * (2.6 * 3 + 0.4)))  # 3 maps, one row each
     assert shown["mapmodel"][0].maps == [f"{name}map_locspiral.mrc"]
     text = shown["text"][0].display_data
     assert "resolution range: 25-" in text and "max from fsc" in text
@@ -361,8 +389,8 @@ def test_local_bsharpen_from_one_map_with_automatic_mask(project):
     assert p == pytest.approx(VOXEL, abs=1e-4)
     check_scene(name, ["Inputs/map.mrc", f"{name}map_locbsharpen.mrc"])
     shown = results_display(name)
-    assert f"{name}map_locbsharpen.mrc" in shown["montage"][0].associated_data
-    assert "Inputs/map.mrc" in shown["montage"][0].associated_data
+    check_slices(shown, ["Inputs/map.mrc", f"{name}map_locbsharpen.mrc",
+                         f"{name}map_locbsharpen_quality.mrc"], f"{name}map_mask.mrc")
     assert "mask: auto" in shown["text"][0].display_data
 
 
@@ -431,8 +459,8 @@ def test_local_sharpen_from_half_maps(project):
     check_scene(name, [f"{name}map_locsharpen.mrc", f"{name}map_average.mrc"])
 
     shown = results_display(name)
-    assert set(shown["montage"][0].associated_data) == {f"{name}map_average.mrc",
-                                                        f"{name}map_locsharpen.mrc"}
+    check_slices(shown, [f"{name}map_average.mrc", f"{name}map_locsharpen.mrc",
+                         f"{name}map_locsharpen_bfactor.mrc"], f"{name}map_mask.mrc")
     assert shown["mapmodel"][0].maps == [f"{name}map_locsharpen.mrc"]
     hist = shown["histogram"][0]
     assert sum(hist.bins) == int(ph.mask.sum())
@@ -470,13 +498,52 @@ def test_local_bfactor_histogram_matches_the_map(project):
     counts, _ = np.histogram(inside, bins=np.asarray(hist.bin_edges))
     assert hist.bins == [int(c) for c in counts]
     assert f"{name}map_bfactor.mrc" in hist.associated_data
-    assert set(shown["montage"][0].associated_data) == {f"{name}map_bfactor.mrc",
-                                                        f"{name}map_amplitude.mrc"}
+    check_slices(shown, [f"{name}map_average.mrc", f"{name}map_bfactor.mrc",
+                         f"{name}map_amplitude.mrc"], f"{name}map_mask.mrc")
     text = shown["text"][0].display_data
     assert f"bfactor_mean_A2: {r['bfactor_mean_A2']:.4g}" in text
     # The pipeliner's metadata report gets the summary's numbers.
     meta = PipelinerProject().get_job(name).gather_metadata()
     assert meta["results"] == r and meta["method"] == "locbfactor"
+
+
+def test_local_bfactor_slices_follow_an_off_centre_molecule(project):
+    """The scenes' rules in the Pipeliner figure: a molecule far from the box centre is cut
+    through itself (not the empty centre the pipeliner's montage would show), and the B
+    and A rows are grey outside the mask, where the maps are 0 (B = 0 is not "sharp")."""
+    name, proc = run_job(project, {
+        "_rlnJobTypeLabel": "locspiral.map_analysis.local_bfactor",
+        "use_halfmaps": False, "input_map": "Inputs/corner_map.mrc",
+        "input_mask": "Inputs/corner_mask.mrc", "max_res": 4.0})
+    assert_succeeded(name, proc)
+    shown = results_display(name)
+    image = check_slices(shown, ["Inputs/corner_map.mrc", f"{name}map_bfactor.mrc",
+                                 f"{name}map_amplitude.mrc"], f"{name}map_mask.mrc")
+    (figure,) = shown["image"]
+    iz, iy, ix = (int(v) for v in re.findall(r"[zyx] = (\d+)", figure.image_desc))
+    with mrcfile.open(Path(name, "map_mask.mrc")) as m:
+        inside = m.data > 0.5
+    assert not inside[N // 2].any() and not inside[:, :, N // 2].any()  # the box centre
+    # The molecule's centre (the fitted mask's centre of mass), within a voxel.
+    from scipy import ndimage
+    assert np.allclose((iz, iy, ix), ndimage.center_of_mass(inside), atol=1.0)
+    # Grey only in the B and A rows (the lower two thirds): the map row shows every voxel.
+    grey = np.all(np.abs(image[..., :3] - 0xd9 / 255) < 0.01, axis=-1)
+    third = image.shape[0] // 3
+    assert grey[:third].mean() < 0.005 and grey[third:].mean() > 0.05
+
+
+def test_entry_points_name_one_module_per_job():
+    """The entry points point at the per-method modules (job_locspiral, ...), whose classes
+    are the ones jobs.py re-exports."""
+    from importlib.metadata import entry_points
+    found = {ep.name: ep.value for ep in entry_points(group="ccpem_pipeliner.jobs")
+             if ep.name.startswith("locspiral.")}
+    assert set(found) == set(JOB_TYPES)
+    for name, value in found.items():
+        module, _, cls = value.partition(":")
+        assert module.startswith("locspiral_em.ccpem.job_"), value
+        assert cls == JOB_TYPES[name].__name__ and JOB_TYPES[name].__module__ == module
 
 
 def test_local_occupancy(project):
@@ -535,9 +602,14 @@ def test_maturity_index_table(project):
     # (The complete map is not at 1: the mask's weakest quarter, by the occupancy quantile,
     # and the half-occupied domain fall under the 0.75 "present" level.)
     assert indices[0] < indices[1] < indices[2]
+    # Normalised by the mature map's own index: the complete map (the mature one) reads 1.
+    normalised = summary(name)["results"]["maturity_normalised_index"]
     assert [float(row[2]) for row in table.table_data] == \
-        [pytest.approx(1 - i, abs=1e-3) for i in indices]
-    assert len(shown["montage"][0].associated_data) == 3
+        [pytest.approx(normalised[n], abs=5e-4) for n in names]
+    assert float(table.table_data[-1][2]) == 1.0
+    check_slices(shown, [f"{name}maturity_{s}_occupancy.mrc"
+                         for s in ("two_missing", "complete", "one_missing")],
+                 f"{name}maturity_mask.mrc")
 
 
 def test_bad_input_fails_the_job_with_the_cli_message(project):

@@ -16,8 +16,8 @@ from scipy import ndimage
 from locspiral_em import core
 from locspiral_em import chimerax as cx
 from locspiral_em.tests.scene_checks import (  # noqa: F401  (re-exported for other tests)
-    KNOWN_COMMANDS, check_syntax, colour_commands, commands, grid_of, key_pairs,
-    opened_files, palette_colour, palette_stops_of, scene_group, spec)
+    KNOWN_COMMANDS, ChimeraXError, Session, check_syntax, colour_commands, commands,
+    grid_of, key_pairs, opened_files, palette_colour, palette_stops_of, scene_group, spec)
 
 VOXEL = 1.3
 ORIGIN = (12.5, -3.9, 0.0)
@@ -260,8 +260,8 @@ def test_bfactor_script(maps):
     # Amplitude scene in its alias, also from a display copy.
     a_colours = [c for c in colours if c[1] == 3]
     assert len(a_colours) == 1 and a_colours[0][3] == pytest.approx(a_range, rel=1e-5)
-    assert any(l.startswith("alias showamplitude ") for l in lines)
-    assert any(l.startswith("alias showbfactor ") for l in lines)
+    assert any(l.startswith("alias locbfactor_showamplitude ") for l in lines)
+    assert any(l.startswith("alias locbfactor_showbfactor ") for l in lines)
     # Key: the palette's colours (no grey), labelled from vmin to vmax, titled in Å^2.
     key = [l for l in lines if l.startswith("key ")][0]
     pairs = key_pairs(key)
@@ -273,8 +273,8 @@ def test_bfactor_script(maps):
     assert any("2dlabels create locspiral103title" in l and "Å²" in l for l in lines)
     assert any("2dlabels create locspiral103note" in l and "outside the mask" in l
                for l in lines)
-    assert lines[-2:] == ["view #103", "echo Type showbfactor or showamplitude to switch the "
-                                       "colouring."]
+    assert lines[-2:] == ["view #103", "echo Type locbfactor_showbfactor or "
+                                       "locbfactor_showamplitude to switch the colouring."]
 
 
 def test_bfactor_script_level_and_range_from_the_mask(maps, tmp_path):
@@ -350,7 +350,7 @@ def test_enhancement_script(maps):
     assert any(l.startswith("volume #101.2 style mesh") and "level 0.02" in l for l in lines)
     assert "surface dust #101.1 size 7.8" in lines and "surface dust #101.2 size 7.8" in lines
     for alias in ("showenhanced", "showoriginal", "showboth", "showquality"):
-        assert any(l.startswith(f"alias {alias} ") for l in lines)
+        assert any(l.startswith(f"alias locspiral_{alias} ") for l in lines)
     ((surface, values, _, value_range),) = colour_commands(script)
     assert (surface, values) == (1, 3) and value_range == pytest.approx(q_range, rel=1e-5)
     for model in (1, 2, 3):
@@ -386,7 +386,7 @@ def test_maturity_script(maps):
     assert [l for l in lines if l.startswith("surface dust")] == [
         f"surface dust #105.{k} size 7.8" for k in (1, 2, 3)]
     assert any('"late form: maturity 0.80"' in l for l in lines)
-    assert any(l.startswith("alias showmissing2 ") for l in lines)
+    assert any(l.startswith("alias maturity_showmissing2 ") for l in lines)
     for model in (1, 2, 3):
         assert grid_of(script, model) == (pytest.approx(VOXEL), pytest.approx(ORIGIN))
     with pytest.raises(ValueError):
@@ -412,3 +412,101 @@ def test_paths_with_spaces_and_scipion_suffix_are_quoted(tmp_path):
                                  str(folder / "my map.mrc"))
     assert 'open "my map.mrc" name locspiral_em_104_1' in commands(script)
     assert all(os.path.exists(f) for f in opened_files(script).values())
+
+
+# -- one ChimeraX session, several scenes -------------------------------------------------
+def _all_scenes(maps, folder):
+    """One script of each scene kind (the runs' options: masks, quality and A maps)."""
+    p, mask = maps["paths"], maps["mask"]
+    os.makedirs(folder, exist_ok=True)
+    at = lambda name: os.path.join(folder, name)  # noqa: E731
+    return {
+        "locspiral": cx.enhancement_script(at("e.cxc"), p["enhanced"], p["map"], VOXEL,
+                                           ORIGIN, quality=p["quality"], mask=mask),
+        "locbsharpen": cx.enhancement_script(at("bs.cxc"), p["enhanced"], p["map"], VOXEL,
+                                             title="LocBSharpen map", quality=p["quality"],
+                                             mask=mask),
+        "locsharpen": cx.enhancement_script(at("ls.cxc"), p["enhanced"], p["map"], VOXEL,
+                                            title="LocSharpen map", mask=mask),
+        "locbfactor": cx.bfactor_script(at("b.cxc"), p["map"], p["bfactor"], p["amplitude"],
+                                        VOXEL, ORIGIN, mask=mask),
+        "lococcupancy": cx.occupancy_script(at("o.cxc"), p["map"], p["occupancy"], VOXEL,
+                                            mask=mask),
+        "maturity": cx.maturity_script(at("m.cxc"), p["map"], [p["missing1"], p["missing2"]],
+                                       VOXEL, level=0.1, names=["a", "b"], indices=[0.4, 0.8]),
+    }
+
+
+def test_the_session_simulation_refuses_what_chimerax_refuses(tmp_path):
+    """The simulated session is strict where ChimeraX is: a second ``2dlabels create`` of a
+    name is an error (the bug of scenes opened twice), a missing label cannot be changed,
+    a model specifier matching nothing is fine."""
+    script = tmp_path / "twice.cxc"
+    script.write_text("2dlabels create t text a\n2dlabels create t text b\n")
+    session = Session()
+    with pytest.raises(ChimeraXError, match="already exists"):
+        session.run_script(str(script))
+    session = Session()
+    with pytest.raises(ChimeraXError, match="No label"):
+        session.run("2dlabels change t visibility false")
+    session.run("2dlabels delete ##name=t")       # nothing there: no error
+    session.run("2dlabels create t text a xpos 0.1 ypos 0.2 size 18")
+    session.run("2dlabels delete ##name=t")
+    assert session.labels == {}
+    with pytest.raises(ChimeraXError, match="no model"):
+        session.run("volume #103.1 hide")
+
+
+def test_a_scene_opens_twice_in_one_session(maps, tmp_path):
+    """Opening the same scene again replaces it: no error (a .cxc stops at the first),
+    the same models, one title and one note, coloured with the key."""
+    script = _all_scenes(maps, str(tmp_path))["locbfactor"]
+    session = Session()
+    session.run_script(script)
+    first = (dict(session.models), dict(session.labels), dict(session.aliases))
+    session.run_script(script)
+    assert (session.models, session.labels, session.aliases) == first
+    assert sorted(k for k in session.models if k[0] == 103) == [(103,), (103, 1), (103, 2),
+                                                                (103, 3)]
+    assert set(session.labels) == {"locspiral103title", "locspiral103note"}
+    assert session.labels["locspiral103title"]["visible"]
+    assert session.key_owner == script
+    assert session.log.count("close #103") == 2
+
+
+def test_all_scenes_in_turn_keep_their_own_views(maps, tmp_path):
+    """Every scene opened in turn, then all again: no error; each keeps its aliases (named
+    by scene kind), title (own position) and models; every alias still runs afterwards and
+    its colouring takes the key to its scene."""
+    scenes = _all_scenes(maps, str(tmp_path))
+    session = Session()
+    for _ in range(2):
+        for script in scenes.values():
+            session.run_script(script)
+    owners = {}
+    for name, (owner, _) in session.aliases.items():
+        owners.setdefault(owner, []).append(name)
+    for kind, script in scenes.items():
+        defined = [l.split()[1] for l in commands(script) if l.startswith("alias ")]
+        assert all(n.startswith(kind + "_") for n in defined)
+        # None taken over by another scene (the occupancy scene has one view, no alias).
+        assert sorted(owners.get(script, [])) == sorted(defined)
+        assert defined or kind == "lococcupancy"
+    groups = {k[0] for k in session.models}
+    assert groups == set(cx.SCENE_MODEL_IDS.values())
+    titles = {n: l for n, l in session.labels.items() if n.endswith("title")}
+    # The scenes with a colour key (LocSharpen here has no quality map; maturity a legend).
+    assert set(titles) == {f"locspiral{cx.SCENE_MODEL_IDS[k]}title" for k in
+                           ("locspiral", "locbsharpen", "locbfactor", "lococcupancy")}
+    assert len({(l["xpos"], l["ypos"]) for l in titles.values()}) == len(titles)
+    for name, (owner, _) in sorted(session.aliases.items()):
+        session.run(name)
+        if "showquality" in name or "showbfactor" in name or "showamplitude" in name:
+            assert session.key_owner == owner, name
+    # Maturity reopened with one immature map: the second legend line goes.
+    p = maps["paths"]
+    again = cx.maturity_script(scenes["maturity"], p["map"], [p["missing1"]], VOXEL,
+                               level=0.1, names=["a"])
+    session.run_script(again)
+    assert "locspiral105legend1" in session.labels
+    assert "locspiral105legend2" not in session.labels

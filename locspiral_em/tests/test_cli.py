@@ -411,9 +411,15 @@ def test_lococcupancy_default_max_res_is_10_A_with_or_without_half_maps(d, tmp_p
     occupancy = assert_header("occ_occupancy.mrc")
     assert_same(occupancy, expected)
     assert occupancy.min() >= 0 and occupancy.max() <= 1
-    mean, sd = float(np.mean(occupancy[mask])), float(np.std(occupancy[mask], ddof=1))
-    assert result_line(out) == (f"lococcupancy: 25-10.00 Å, occupancy inside the mask mean "
-                                f"{mean:.2f}, SD {sd:.2f}; wrote occ_occupancy.mrc")
+    # Not the mean (1 - quantile by construction): the share of the mask below 0.5 and
+    # what the values are relative to.
+    low = float(np.mean(occupancy[mask] < 0.5))
+    line = result_line(out)
+    assert line.startswith(f"lococcupancy: 25-10.00 Å, {100 * low:.1f}% of the mask below "
+                           "0.5; "), line
+    assert line.endswith("at least the map's own 0.3-quantile of that band's amplitudes "
+                         "inside the mask; wrote occ_occupancy.mrc"), line
+    assert "mean" not in line
 
 
 def test_maturity_values_order_and_summary(d, tmp_path, capsys):
@@ -436,8 +442,11 @@ def test_maturity_values_order_and_summary(d, tmp_path, capsys):
     # of the two domains removes a large part of that.
     assert 0.65 < full.index < 0.85
     assert partial.index < full.index - 0.2
-    assert result_line(out) == (f"maturity index (least to most mature): partial "
-                                f"{partial.index:.3f}, full {full.index:.3f}")
+    # The complete map is the mature one: published index ~0.75, normalised exactly 1.
+    assert full.normalised == 1.0 and full.reference_index == full.index
+    assert result_line(out).endswith(
+        f"least to most mature: partial {partial.index:.3f} (normalised "
+        f"{partial.normalised:.3f}), full {full.index:.3f} (normalised 1.000)")
     assert sorted(os.listdir(tmp_path)) == sorted(
         ["m.json", "mat_mask.mrc"] + [f"mat_{s}_{k}.mrc" for s in ("full", "partial")
                                       for k in ("occupancy", "missing")])
@@ -460,7 +469,8 @@ def test_maturity_with_mask_threshold(d, tmp_path, capsys):
     (r,) = core.maturity_index(mask, [read(d / "partial.mrc").data], clean.voxel_size, 25.0,
                                10.0, mature_map=clean.data, workers=1)
     assert_same(assert_header("maturity_partial_occupancy.mrc"), r.occupancy)
-    assert result_line(out) == f"maturity index (least to most mature): partial {r.index:.3f}"
+    assert result_line(out).endswith(f"least to most mature: partial {r.index:.3f} "
+                                     f"(normalised {r.normalised:.3f})")
 
 
 def test_json_summary_pipeliner_contract(d, tmp_path, capsys):
@@ -479,7 +489,10 @@ def test_json_summary_pipeliner_contract(d, tmp_path, capsys):
                                   "amplitude": "job/b_amplitude.mrc",
                                   "mask": "job/b_mask.mrc",
                                   "noise_curve": "job/b_noise_curve.txt",
-                                  "average": "job/b_average.mrc"}
+                                  "average": "job/b_average.mrc",
+                                  # the scene's grey-outside-the-mask copies of the value maps
+                                  "bfactor_display": "job/b_bfactor_display.mrc",
+                                  "amplitude_display": "job/b_amplitude_display.mrc"}
     assert all(os.path.isfile(path) for path in summary["outputs"].values())
     assert summary["scene"] == "job/b_bfactor.cxc" and os.path.isfile(summary["scene"])
     h1, h2 = read(d / "h1.mrc"), read(d / "h2.mrc")
@@ -488,8 +501,11 @@ def test_json_summary_pipeliner_contract(d, tmp_path, capsys):
                                      "fsc_res_A": pytest.approx(res),
                                      "max_res_source": "fsc", "num_bands": 10}
     assert summary["parameters"]["voxel_size_A"] == pytest.approx(VOXEL)
-    # LocBFactor's band width unit depends on its estimator: "bw" (None = core default).
-    assert summary["parameters"]["bw"] is None and "bw_px" not in summary["parameters"]
+    # LocBFactor's band width unit depends on its estimator: "bw" in "bw_units", the values
+    # the core chose (the debiased estimator's 0.02 Å^-1), and the resolved thread count.
+    assert {k: summary["parameters"][k] for k in ("bw", "bw_units", "estimator", "threads")} \
+        == {"bw": 0.02, "bw_units": "inverse_angstrom", "estimator": "debiased", "threads": 1}
+    assert "bw_px" not in summary["parameters"]
     bfactor = read("job/b_bfactor.mrc").data
     mask = read(d / "mask.mrc").data > 0.5
     r = summary["results"]
@@ -526,7 +542,11 @@ def test_fsc_command_curve_and_mask(d, tmp_path, capsys):
     corrected = getattr(masked, "corrected", None)
     how = {True: "; corrected for the mask, Chen et al. 2013",
            False: "; not corrected for the mask", None: ""}[corrected]
-    assert out == f"fsc: resolution at FSC 0.143: {masked.resolution:.2f} Å (masked{how})\n"
+    # A curve that never falls to 0.143 is reported as such, not as a resolution.
+    text = (f"better than Nyquist ({masked.resolution:.2f} Å): the FSC is still "
+            f"{masked.at_nyquist:.2f} there" if masked.beyond_nyquist
+            else f"{masked.resolution:.2f} Å")
+    assert out == f"fsc: resolution at FSC 0.143: {text} (masked{how})\n"
     summary = json.load(open("f.json"))
     assert summary["results"] == {"fsc_res_A": pytest.approx(masked.resolution),
                                   "masked": True, "corrected": corrected}
@@ -541,26 +561,27 @@ def test_demo_writes_its_folder_and_summary(tmp_path, capsys):
     maps = [n for n in names if n.endswith(".mrc")]
     scenes = [n for n in names if n.endswith(".cxc")]
     displays = [n for n in maps if n.endswith("_display.mrc")]
-    # 17 maps, plus the scenes' display copies (grey outside the mask) of the B, A,
+    # 19 maps, plus the scenes' display copies (grey outside the mask) of the B, A,
     # occupancy and both W maps.
-    assert len(maps) - len(displays) == 17 and "summary.txt" in names
+    assert len(maps) - len(displays) == 19 and "summary.txt" in names
     assert displays == ["amplitude_display.mrc", "bfactor_display.mrc",
                         "locbsharpen_quality_display.mrc", "locspiral_quality_display.mrc",
                         "occupancy_display.mrc"]
-    assert len(names) == 23 + len(displays)
-    assert scenes == ["bfactor.cxc", "locbsharpen.cxc", "locspiral.cxc", "maturity.cxc",
-                      "occupancy.cxc"]
+    assert len(names) == 26 + len(displays)
+    assert scenes == ["bfactor.cxc", "locbsharpen.cxc", "locsharpen.cxc", "locspiral.cxc",
+                      "maturity.cxc", "occupancy.cxc"]
     for scene in scenes:  # every map a scene opens was written next to it
         opened = [line.split()[1] for line in (folder / scene).read_text().splitlines()
                   if line.startswith("open ")]
         assert opened and all((folder / name).is_file() for name in opened), (scene, opened)
     for expected_name in ("half1.mrc", "half2.mrc", "map.mrc", "mask.mrc", "locspiral.mrc",
-                          "locspiral_quality.mrc", "locbsharpen.mrc", "bfactor.mrc",
+                          "locspiral_quality.mrc", "locbsharpen.mrc", "locsharpen.mrc",
+                          "locsharpen_bfactor.mrc", "bfactor.mrc",
                           "amplitude.mrc", "occupancy.mrc",
                           "maturity_two_missing_occupancy.mrc"):
         assert expected_name in names
     summary = (folder / "summary.txt").read_text()
-    assert out == (f"demo: wrote 17 maps and 5 ChimeraX scenes (chimerax "
+    assert out == (f"demo: wrote 19 maps and 6 ChimeraX scenes (chimerax "
                    f"{folder / 'locspiral.cxc'}) to {folder}\n{summary}")
 
     # The written maps are the phantom's, and the summary's numbers come from them.
@@ -585,8 +606,11 @@ def test_demo_writes_its_folder_and_summary(tmp_path, capsys):
     for label in ("complete", "one_missing", "two_missing"):
         occ = read(folder / f"maturity_{label}_occupancy.mrc").data
         indices.append(1.0 - float((mask & (occ < 0.75)).sum()) / float(mask.sum()))
+    # Published, then normalised by the complete map's own index (the complete map = 1).
     assert lines[3] == ("  maturity index: complete {:.2f}, one_missing {:.2f}, "
-                        "two_missing {:.2f}".format(*indices))
+                        "two_missing {:.2f}".format(*indices) +
+                        "; normalised (complete = 1): complete 1.00, one_missing {:.2f}, "
+                        "two_missing {:.2f}".format(*(i / indices[0] for i in indices[1:])))
     # Removing domains lowers the maturity index.
     assert indices[0] > indices[1] > indices[2]
 

@@ -139,6 +139,54 @@ def test_central_slices_cut_through_the_molecule(tmp_path):
     assert colourful(image) > colourful(old) + 0.03
 
 
+def two_domain_mask():
+    """Two balls at opposite corners of a 40^3 box: their joint centre of mass (the middle of
+    the box) is solvent, so planes through it along z and x cut neither ball."""
+    zz, yy, xx = np.ogrid[:40, :40, :40]
+    first = (zz - 8) ** 2 + (yy - 20) ** 2 + (xx - 8) ** 2 <= 5 ** 2
+    second = (zz - 31) ** 2 + (yy - 20) ** 2 + (xx - 31) ** 2 <= 4 ** 2
+    return first | second
+
+
+def test_slice_center_moves_off_an_empty_centre_of_mass():
+    mask = two_domain_mask()
+    iz, iy, ix = figures.slice_center(np.zeros(mask.shape), mask)
+    # The centre of mass is z, x ~ 18-19 (no mask voxel there): the fullest planes are the
+    # larger ball's centre planes, z = 8 and x = 8; along y both balls share y = 20.
+    assert mask[iz].any() and mask[:, iy].any() and mask[:, :, ix].any()
+    assert (iz, iy, ix) == (8, 20, 8)
+
+
+def test_slice_planes_are_nan_outside_the_mask():
+    volume, ball, centre = off_centre_phantom()
+    values = np.where(ball, -80.0, 0.0)
+    for axis, index, plane, _, _ in figures.slice_planes(values, ball):
+        inside = {"z": ball[index], "y": ball[:, index], "x": ball[:, :, index]}[axis]
+        assert inside.any()                        # the cut hits the molecule
+        assert np.isnan(plane[~inside]).all()      # B = 0 outside: no value, not "sharp"
+        assert np.all(plane[inside] == -80.0)
+
+
+def test_slices_montage_cuts_every_row_through_the_molecule(tmp_path):
+    """The Pipeliner montage: an off-centre molecule, its map and its B map (0 outside the
+    mask) in rows cut at the molecule's centre; the B row is grey outside the mask."""
+    volume, ball, centre = off_centre_phantom()
+    bfactor = np.where(ball, np.linspace(-120, -40, ball.size).reshape(ball.shape), 0)
+    png, point = figures.slices_montage(
+        str(tmp_path / "m.png"),
+        [figures.Panel(volume, "map", "gray", "density"),
+         figures.Panel(bfactor, "B", "viridis", "B (Å²)", mask=ball)], title="LocBFactor")
+    assert point == tuple(int(c) for c in centre)   # not the box centre (20, 20, 20)
+    image = check_png(png, (1000, int(round(100 * (2.6 * 2 + 0.4)))))
+    grey = np.all(np.abs(image[..., :3] - 0xd9 / 255) < 0.01, axis=-1)
+    # Grey only in the B row (lower half): the map row shows all its voxels.
+    half = image.shape[0] // 2
+    assert grey[half:].mean() > 0.05 and grey[:half].mean() < 0.01
+    with pytest.raises(ValueError):
+        figures.slices_montage(str(tmp_path / "x.png"),
+                               [figures.Panel(volume, "a"), figures.Panel(volume[1:], "b")])
+
+
 def test_maturity_bars(tmp_path):
     png = figures.maturity_bars(str(tmp_path / "sub" / "m.png"), ["a", "b", "c"],
                                 [0.9, 0.2, 0.55])

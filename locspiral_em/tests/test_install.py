@@ -66,18 +66,16 @@ def _skip_unless_source_checkout(case):
 
 
 def _skip_unless_can_build(case):
-    """Building without build isolation uses this environment's setuptools: PEP 660
-    editables need >= 64, and before 70.1 also the `wheel` package (the `test` extra
-    installs a recent setuptools)."""
+    """Building without build isolation uses this environment's setuptools: the SPDX
+    license string (PEP 639) needs >= 77 (the `test` extra installs it)."""
     spec = importlib.util.find_spec("setuptools")
     if spec is None:
         case.skipTest("setuptools is not installed: pip install -e '.[test]'")
     import setuptools
     version = _version_tuple(setuptools.__version__)
-    has_wheel = importlib.util.find_spec("wheel") is not None
-    if version < (64,) or (version < (70, 1) and not has_wheel):
-        case.skipTest(f"setuptools {setuptools.__version__} cannot build wheels "
-                      "offline: pip install -e '.[test]' (setuptools >= 70.1)")
+    if version < (77,):
+        case.skipTest(f"setuptools {setuptools.__version__} cannot build this package "
+                      "offline: pip install -e '.[test]' (setuptools >= 77)")
 
 
 def _copy_source(destination):

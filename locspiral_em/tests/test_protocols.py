@@ -38,7 +38,8 @@ from pyworkflow import Config  # noqa: E402
 
 from locspiral_em import core  # noqa: E402
 from locspiral_em.constants import (  # noqa: E402
-    ATTR_MATURITY_INDEX, ATTR_SOURCE_NAME, ATTR_SOURCE_POSITION, EXTRA_MASK,
+    ATTR_MATURITY_INDEX, ATTR_MATURITY_NORMALISED, ATTR_SOURCE_NAME, ATTR_SOURCE_POSITION,
+    EXTRA_MASK,
     EXTRA_NOISE_CURVE, OUT_AMPLITUDE, OUT_BFACTOR, OUT_ENHANCED, OUT_MATURITY_MISSING,
     OUT_MATURITY_OCCUPANCY, OUT_OCCUPANCY, OUT_QUALITY, OUT_SHARPENED)
 from locspiral_em.protocols import (  # noqa: E402
@@ -304,6 +305,11 @@ class TestLocSpiralChain(LocSpiralTestBase, _OutputChecks):
         occupancy = self.checkGrid(getattr(oprot, OUT_OCCUPANCY), self.mature)
         assert_close_maps(occupancy, core.lococcupancy(avg, mask, VOXEL, 25.0, 10.0,
                                                        workers=WORKERS))
+        # Its summary: the share of the mask below 0.5, not the mean (fixed at 0.75).
+        osummary = "\n".join(oprot.summary())
+        low = 100 * float(np.mean(occupancy[mask] < 0.5))
+        self.assertIn(f"{low:.1f}% of the mask has occupancy below 0.5", osummary)
+        self.assertIn("0.25-quantile", osummary)
 
         # 3. Maturity index of the immature maps against the mature one.
         mprot = self.runProtocol(LocSpiralProtMaturity, inputVolume=self.mature,
@@ -326,6 +332,8 @@ class TestLocSpiralChain(LocSpiralTestBase, _OutputChecks):
                 self.assertEqual(getattr(item, ATTR_SOURCE_POSITION).get(), position)
                 self.assertAlmostEqual(getattr(item, ATTR_MATURITY_INDEX).get(), result.index,
                                        places=9)
+                self.assertAlmostEqual(getattr(item, ATTR_MATURITY_NORMALISED).get(),
+                                       result.normalised, places=9)
                 self.assertIn(names[position - 1].split("_")[1],
                               getattr(item, ATTR_SOURCE_NAME).get())
                 data = self.checkGrid(item, self.mature)
@@ -349,6 +357,11 @@ class TestLocSpiralChain(LocSpiralTestBase, _OutputChecks):
         summary, methods = self.checkInfo(mprot, "timeline")
         order = [summary.index(f"maturity index {indices[i]:.3f}") for i in (1, 0, 2)]
         self.assertEqual(order, sorted(order), summary)  # least to most mature
+        # The mature map given as an immature one: published index < 1, normalised 1.
+        self.assertLess(indices[2], 0.9)
+        self.assertIn(f"maturity index {indices[2]:.3f}, normalised 1.000", summary)
+        self.assertIn(f"The mature map itself has a published index of {indices[2]:.3f}",
+                      summary)
         self.assertIn("immatureA", summary)
         with open(self.extra(mprot, "results.json")) as handle:
             self.assertEqual(len(json.load(handle)["maturity"]), 3)

@@ -240,15 +240,19 @@ def test_restricted_shell_spectra_equal_the_full_shell(shape, bw, k):
     # a flat spectrum makes H F = H, so the filter itself is compared
     bank._spectrum = np.ones_like(bank._spectrum)
     hf = np.full(bank._spectrum.shape, np.nan, np.complex64)   # every entry must be written
+    energy, (za, zb, xa) = bank._shell_spectrum(k, hf)
+    # H w (-i q_j) / |q| with w = 2 and a Riesz multiplier of 1 (the bank's are -i q_j)
     hq = np.full(bank._spectrum.shape, np.nan, np.complex64)
-    energy, (za, zb, xa) = bank._shell_spectra(k, hf, hq)
+    ones = np.ones((1, 1, hq.shape[2]), np.complex64)
+    energy_q, support_q = bank._shell_spectrum(k, hq, 2.0, ones)
     with np.errstate(invalid="ignore", divide="ignore"):
-        h_over_q = np.where(q > 0, h / q, 0)
+        h_over_q = np.where(q > 0, 2.0 * h / q, 0)
     # float32 rounding of a peak-1 filter (exp of up to -50 with a float32 |q|)
     np.testing.assert_allclose(hf.real, h, rtol=0, atol=2e-6)
     np.testing.assert_allclose(hq.real, h_over_q, rtol=0, atol=2e-6 * np.max(h_over_q))
     assert not np.any(hf.imag) and not np.any(hq.imag)
     assert energy == pytest.approx(_half_grid_energy(bank, h), rel=1e-5)
+    assert (energy_q, support_q) == (energy, (za, zb, xa))
     # the support reported to the inverse FFTs holds everything that is not 0
     outside = np.ones(hf.shape, bool)
     outside[:za, :, :xa] = False
@@ -257,6 +261,21 @@ def test_restricted_shell_spectra_equal_the_full_shell(shape, bw, k):
     # the public shell() (evaluated everywhere) is the same filter, normalised
     np.testing.assert_allclose(bank.shell(k), h / np.sqrt(_half_grid_energy(bank, h)),
                                rtol=0, atol=2e-6 * np.max(h) / np.sqrt(energy))
+
+
+def test_radius_is_the_stored_radius_of_before():
+    """The bank makes |q| block by block: on a cubic box (integer q^2) exactly the float32
+    sqrt(qz^2 + qy^2 + qx^2) it used to keep, elsewhere within float32 rounding of it."""
+    for shape in [(32, 32, 32), (33, 33, 33), (40, 36, 30), (33, 31, 35)]:
+        bank = FilterBank(np.zeros(shape, np.float32), 1.0, 2.0, workers=1)
+        want = np.sqrt(bank._qz ** 2 + bank._qy ** 2 + bank._qx ** 2, dtype=np.float32)
+        block = (slice(3, 9), slice(30, None), slice(0, 7))
+        if len(set(shape)) == 1:
+            np.testing.assert_array_equal(bank._q, want)
+            np.testing.assert_array_equal(bank._radius(*block), want[block])
+        else:   # two float32 roundings of the sum and one of the root: <= 2 ulp
+            np.testing.assert_allclose(bank._q, want, rtol=2.5e-7, atol=0)
+            np.testing.assert_allclose(bank._radius(*block), want[block], rtol=2.5e-7, atol=0)
 
 
 @pytest.mark.parametrize("shape,bw,k", SHELLS)

@@ -42,8 +42,8 @@ from locspiral_em.protocols import (  # noqa: E402
     LocSpiralProtBFactor, LocSpiralProtBSharpen, LocSpiralProtEnhance,
     LocSpiralProtMaturity, LocSpiralProtOccupancy)
 from locspiral_em.tests.scene_checks import (  # noqa: E402
-    check_png, check_syntax, colour_commands, commands, grid_of, key_pairs, opened_files,
-    palette_colour, scene_group)
+    Session, check_png, check_syntax, colour_commands, commands, grid_of, key_pairs,
+    opened_files, palette_colour, scene_group)
 from locspiral_em.viewers import (  # noqa: E402
     ImageFileView, LocBFactorViewer, LocBSharpenViewer, LocOccupancyViewer, LocSpiralViewer,
     MaturityViewer)
@@ -275,8 +275,19 @@ class TestViewers(LocSpiralTestBase):
                          f"{prefix}_quality_slices.png")):
                     png = make()
                     self.assertEqual(png, self.extraFile(prot, name))
-                    check_png(png, (1000, 360))
+                    image = check_png(png, (1000, 360))
                     self.checkImageViews(show(), png)
+                    # W, like the scene, is grey outside the mask (no value); the map is not.
+                    grey = np.all(np.abs(image[..., :3] - 0xd9 / 255) < 0.01, axis=-1)
+                    if "quality" in name:
+                        self.assertGreater(grey.mean(), 0.02)
+                    else:
+                        self.assertLess(grey.mean(), 0.005)
+                # The scene opens twice in one ChimeraX session (simulated) without error.
+                session = Session()
+                session.run_script(script)
+                session.run_script(script)
+                self.assertIn(f"{prefix}_showquality", session.aliases)
 
     # ------------------------------------------------------------------ LocOccupancy
     def test_occupancy_viewer(self):

@@ -16,9 +16,9 @@ PNG_SLICES_A = "amplitude_slices.png"
 
 class LocBFactorViewer(LocSpiralViewerBase):
     """Local B-factor results: the input map's surface coloured by the B map in ChimeraX
-    (type 'showamplitude' there to colour it by the A map), the histogram of B inside the
-    mask (mean, SD and the global Guinier B marked), local Guinier plots at voxels of low,
-    median and high B, and central slices of the B and A maps."""
+    (type 'locbfactor_showamplitude' there to colour it by the A map), the histogram of B
+    inside the mask (mean, SD and the global Guinier B marked), local Guinier plots at
+    voxels of low, median and high B, and central slices of the B and A maps."""
     _label = "LocBFactor viewer"
     _targets = [LocSpiralProtBFactor]
 

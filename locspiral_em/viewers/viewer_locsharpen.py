@@ -24,7 +24,8 @@ class LocSharpenViewer(LocSpiralViewerBase):
                        label="Sharpened map and input map",
                        help=f"Writes extra/{self.PREFIX}_chimerax.cxc: the sharpened map "
                             "(gold surface) over the input map (grey mesh). In ChimeraX, "
-                            "type showenhanced, showoriginal or showboth to switch views.")
+                            f"type {self.PREFIX}_showenhanced, {self.PREFIX}_showoriginal "
+                            f"or {self.PREFIX}_showboth to switch views.")
         self._addLevelParam(group, "levelEnhanced", "Level of the sharpened map")
         self._addLevelParam(group, "levelOriginal", "Level of the input map")
         group = form.addGroup("Slices")

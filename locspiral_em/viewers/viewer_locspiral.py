@@ -23,11 +23,12 @@ class _EnhancedMapViewer(LocSpiralViewerBase):
                        label=f"{self.WHAT.capitalize()} and input map",
                        help=f"Writes extra/{self.PREFIX}_chimerax.cxc: the {self.WHAT} (gold "
                             "surface) over the input map (grey mesh). In ChimeraX, type "
-                            "showenhanced, showoriginal, showboth or showquality (the "
+                            f"{self.PREFIX}_showenhanced, {self.PREFIX}_showoriginal, "
+                            f"{self.PREFIX}_showboth or {self.PREFIX}_showquality (the "
                             f"{self.WHAT} coloured by the quality map W) to switch views.")
         self._addLevelParam(group, "levelEnhanced", f"Level of the {self.WHAT}")
         self._addLevelParam(group, "levelOriginal", "Level of the input map")
-        self._addRangeParams(group, cx.QUALITY_PALETTE, "quality map W (showquality)")
+        self._addRangeParams(group, cx.QUALITY_PALETTE, f"quality map W ({self.PREFIX}_showquality)")
         group = form.addGroup("Slices")
         group.addParam("displaySlicesMap", params.LabelParam,
                        label=f"Central slices of the {self.WHAT}")
@@ -70,7 +71,8 @@ class _EnhancedMapViewer(LocSpiralViewerBase):
         vmin, vmax = self.colourRange(quality, mask)
         return figures.central_slices(self.extraPath(f"{self.PREFIX}_quality_slices.png"),
                                       quality, f"{self.METHOD} quality map W", "viridis",
-                                      vmin, vmax, label="W (noise SD units)", center=mask)
+                                      vmin, vmax, label="W (noise SD units)",
+                                      mask=mask)  # as the scene: grey outside the mask
 
     # ---------------------------------------------------------------- views
     def _showChimera(self, param=None):

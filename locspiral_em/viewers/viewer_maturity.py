@@ -29,8 +29,9 @@ class MaturityViewer(LocSpiralViewerBase):
                        label="Mature map and missing density",
                        help="Writes extra/" + SCRIPT + ": the mature map (transparent grey) "
                             "and, per immature map, the mature density it lacks, each in "
-                            "its own colour. Type showmissing1, showmissing2, ... or "
-                            "showallmissing in ChimeraX to switch.")
+                            "its own colour. Type maturity_showmissing1, "
+                            "maturity_showmissing2, ... or maturity_showallmissing in "
+                            "ChimeraX to switch.")
         self._addLevelParam(group)
         group.addParam("transparency", params.FloatParam, default=0.7,
                        label="Transparency of the mature map (0-1)")
