@@ -46,7 +46,9 @@ can be opened into a session that already holds the user's own models:
   session: each label is first removed with ``2dlabels delete ##name=NAME`` (a model
   specifier, since a label's model carries its name: no error when there is none), as
   ``2dlabels create`` refuses an existing name and a ``.cxc`` stops at its first error.
-  (ChimeraX has one colour key: the scene coloured last owns it.)
+  ChimeraX has one colour key, the scene coloured last: colouring a scene (directly or by
+  an alias) hides the other scenes' key titles and notes the same way
+  (``2dlabels change ##name=A ##name=B ... visibility false``).
 * Aliases are prefixed with the scene kind (``locbfactor_showamplitude``,
   ``locspiral_showboth``): a later scene does not redefine an earlier scene's views.
 
@@ -425,6 +427,15 @@ class ScriptWriter:
         y = KEY_TITLE_POS[1] + TITLE_STEP * _scene_slot(self.model_id)
         return KEY_TITLE_POS[0], round(y, 4)
 
+    def hide_other_keys(self):
+        """``2dlabels change ##name=... visibility false`` for the key titles and notes of
+        the other scene kinds: ChimeraX shows one colour key, the scene coloured last; the
+        model specifiers match only labels that exist (none: no error)."""
+        others = [f"locspiral{number}{part}" for number in sorted(SCENE_MODEL_IDS.values())
+                  if number != self.model_id for part in ("title", "note")]
+        return "2dlabels change " + " ".join(f"##name={n}" for n in others) + \
+            " visibility false"
+
     def label(self, name, text, xpos, ypos, size, color=None, visible=True):
         """A named 2-D label, safe to write again when the scene is reopened.
 
@@ -558,14 +569,18 @@ def _values_for(script, path, palette, value_range, mask):
 
 def _colour_scene(s, surface, values, palette, value, title):
     """Commands colouring ``#surface`` by ``#values``: an explicit range gives an exact key,
-    None lets ChimeraX take the full value range and draw the key itself."""
+    None lets ChimeraX take the full value range and draw the key itself. The session has
+    one colour key, now this scene's: the other scenes' key titles and notes are hidden
+    first (:meth:`ScriptWriter.hide_other_keys`)."""
     if value.value_range is None:
-        return [f"color sample #{surface} map #{values} palette {palette} range full key true",
+        return [s.hide_other_keys(),
+                f"color sample #{surface} map #{values} palette {palette} range full key true",
                 f"2dlabels change {s.title_label()} text {_quote(title)} visibility true",
                 f"2dlabels change {s.note_label()} visibility false"]
     lo, hi = _range_or_default(value.value_range[0], value.value_range[1], (None, None))
-    return color_by_map_commands(surface, values, palette, lo, hi, title, value.no_value,
-                                 s.title_label(), s.note_label())
+    return [s.hide_other_keys()] + color_by_map_commands(
+        surface, values, palette, lo, hi, title, value.no_value, s.title_label(),
+        s.note_label())
 
 
 def _maybe_level(level, path, mask):

@@ -8,7 +8,11 @@ writes the maps, the mask used, the scene and a JSON summary whose "outputs" {na
 
 Bad input exits with status 2, one line on stderr, and writes nothing; outputs are written
 only after the computation succeeded, all together, and existing files are not replaced
-unless ``--force`` is given. Stdout: the mask line, the scene, the result line; stderr:
+unless ``--force`` is given (:mod:`locspiral_em.outputs`: output paths checked before
+computing, one run per prefix, the set committed together or not at all). A failed write
+(disk full...) exits with status 1, one line, nothing written; Ctrl-C exits 130 with a line
+saying whether the outputs were written; a closed or broken stdout/stderr is not fatal.
+Stdout: the mask line, the scene, the result line; stderr:
 progress, the FSC resolution when it sets the max resolution, and ``warning:`` lines.
 """
 import argparse
@@ -76,7 +80,7 @@ def spec_from_args(args, method):
         kwargs.update(map=args.map, half1=args.half1, half2=args.half2)
     for name in ("noise_quantile", "sharpen_res", "num_points", "filtered", "amplitude_at",
                  "quantile", "occupied", "estimator", "bw_units", "target_b", "smooth",
-                 "bfactor_min_res"):
+                 "bfactor_min_res", "window"):
         if getattr(args, name, None) is not None:
             kwargs[name] = getattr(args, name)
     if getattr(args, "no_snr_weight", False):
@@ -357,6 +361,11 @@ def build_parser():
     p.add_argument("--bw-units", choices=core.bfactor.BW_UNITS, default=None,
                    help="unit of --bw: pixels (Fourier pixels) or inverse_angstrom "
                         "(default: the core's choice for the estimator)")
+    p.add_argument("--window", type=float, default=None, metavar="FWHM_A",
+                   help="FWHM (Å) of the spatial window each voxel's fit averages over "
+                        f"(default {D.BFACTOR_WINDOW:g} Å for the debiased estimator; "
+                        "smaller: sharper steps between domains, noisier values); sets the "
+                        "band width, or with --bw the power smoothing")
     p.set_defaults(func=run_locbfactor)
 
     p = sub.add_parser("lococcupancy", help="local occupancy map (0..1)")
@@ -489,9 +498,10 @@ def main(argv=None):
 
 
 def _main(argv):
-    from .outputs import OutputError
+    from .outputs import OutputError, forget_committed
     parser = build_parser()
     args = parser.parse_args(argv)
+    forget_committed()
     try:
         args.func(args)
     except OutputError as exc:  # the disk failed, not the input: nothing was written

@@ -24,6 +24,8 @@ import os
 
 import numpy as np
 
+from .core.errors import InputError
+
 __all__ = ["guinier_plot", "pick_guinier_voxels", "fit_guinier", "local_guinier_figure",
            "bfactor_histogram", "slice_center", "slice_planes", "central_slices",
            "slices_montage", "maturity_bars", "DPI", "NO_VALUE_GREY"]
@@ -297,21 +299,27 @@ def slice_planes(volume, mask=None, center=None):
     """``[(axis, index, plane, xlabel, ylabel)]``: the z (xy), y (xz) and x (yz) planes of
     ``volume`` through :func:`slice_center` (of ``center``, else of ``mask``), as float
     arrays with NaN outside ``mask`` (when given: the voxels with no value) and at
-    non-finite voxels."""
-    volume = np.array(volume, dtype=float)
+    non-finite voxels. Only the three planes are copied (a memory-mapped map stays on
+    disk)."""
+    volume = np.asarray(volume)
     if volume.ndim != 3:
-        raise ValueError(f"slices need a 3-D volume, got shape {volume.shape}")
+        raise InputError(f"slices need a 3-D volume, got shape {volume.shape}: give a map")
     if mask is not None:
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != volume.shape:
-            raise ValueError(f"mask shape {mask.shape} differs from volume {volume.shape}")
+            raise InputError(f"mask shape {mask.shape} differs from volume {volume.shape}: "
+                             "give the mask on the map's grid")
     iz, iy, ix = slice_center(volume, mask, center)
-    volume[~np.isfinite(volume)] = np.nan
-    if mask is not None:
-        volume[~mask] = np.nan
-    return [("z", iz, volume[iz], "x", "y"),
-            ("y", iy, volume[:, iy, :], "x", "z"),
-            ("x", ix, volume[:, :, ix], "y", "z")]
+    planes = []
+    for axis, index, cut, xlabel, ylabel in (("z", iz, np.s_[iz], "x", "y"),
+                                             ("y", iy, np.s_[:, iy, :], "x", "z"),
+                                             ("x", ix, np.s_[:, :, ix], "y", "z")):
+        plane = np.array(volume[cut], dtype=float)
+        plane[~np.isfinite(plane)] = np.nan
+        if mask is not None:
+            plane[~mask[cut]] = np.nan
+        planes.append((axis, index, plane, xlabel, ylabel))
+    return planes
 
 
 def _value_range(planes, vmin, vmax):
@@ -378,7 +386,7 @@ def slices_montage(png, panels, title="", center=None, row_height=2.6, dpi=DPI):
     mask. Returns ``(png, (iz, iy, ix))``."""
     panels = list(panels)
     if not panels:
-        raise ValueError("slices_montage needs at least one map")
+        raise InputError("slices_montage needs at least one map: give one Panel or more")
     shape = np.shape(panels[0].volume)
     if center is None:
         center = next((p.mask for p in panels if p.mask is not None), None)
@@ -387,8 +395,8 @@ def slices_montage(png, panels, title="", center=None, row_height=2.6, dpi=DPI):
     axes = figure.subplots(len(panels), 3, squeeze=False)
     for row, panel in zip(axes, panels):
         if np.shape(panel.volume) != shape:
-            raise ValueError(f"{panel.label}: shape {np.shape(panel.volume)} differs from "
-                             f"{shape}; the montage's maps share one grid")
+            raise InputError(f"{panel.label}: shape {np.shape(panel.volume)} differs from "
+                             f"{shape}; give maps on one grid")
         planes = slice_planes(panel.volume, panel.mask, point)
         vmin, vmax = _value_range(planes, panel.vmin, panel.vmax)
         image = None

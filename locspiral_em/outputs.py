@@ -19,22 +19,25 @@ A run's outputs (maps, text files, the JSON summary, the ChimeraX scene and its
    switched to "commit" (the commit point) and the files renamed into place, the JSON last;
    then the journal is removed. Ctrl-C and SIGTERM are held during the renames.
 
-What the next run on the prefix finds after a process was killed (kill -9, power loss of
-the process) and does first: a journal in state "staging" -> the new set was incomplete:
-its temporaries are removed, the old outputs were never touched; "commit" -> the new set is
-complete: the renames are finished; "rollback" -> the old set is restored from its
-hard-linked backups. A write that fails (disk full, quota, read-only remount, any OSError)
-before the commit point removes every temporary and leaves the old outputs byte-identical
-(:class:`OutputError`, one line).
+What the next run on the prefix finds after a process was killed (kill -9, a crash) and
+does first: a journal in state "staging" -> the new set was incomplete: its temporaries are
+removed, the old outputs were never touched; "commit" -> the new set is complete (its files
+were fsynced before the commit point): the renames are finished; "rollback" -> the old set
+is restored from its hard-linked backups. Between the kill and that next run the folder can
+show new and old files side by side, each one complete (a rename is atomic). A write that
+fails (disk full, quota, read-only remount, any OSError) removes every temporary and leaves
+the old outputs byte-identical (:class:`OutputError`, one line); after the commit point a
+failed rename puts the old files back from their backups.
 
 Test-only fault hook: the environment variable ``LOCSPIRAL_TEST_FAULT=<step>:<action>``
 (several, comma-separated) acts at a named step: ``stage:<output name>`` (after that file's
 temporary is written), ``journal`` (after the commit point), ``commit:<output name>`` (after
 that file was renamed into place), ``done`` (after the last rename), ``rollback:<output
 name>`` (after that file was restored, when a rename failed after the commit point),
-``start`` (lock held, before computing), ``probe`` (the writability probe). Actions: ``kill`` (SIGKILL to itself),
-``sigint`` (Ctrl-C), ``sleep<seconds>``, or an errno name (``ENOSPC``, ``EDQUOT``,
-``EROFS``, ``EIO``, ...) raised as that OSError. Never set it outside tests.
+``start`` (lock held, before computing), ``probe`` (the writability probe). Actions:
+``kill`` (SIGKILL to itself), ``sigint`` (Ctrl-C), ``sleep<seconds>``, or an errno name
+(``ENOSPC``, ``EDQUOT``, ``EROFS``, ``EIO``, ...) raised as that OSError. Never set it
+outside tests.
 """
 import contextlib
 import contextvars
@@ -60,6 +63,8 @@ JOURNAL_SUFFIX = ".locspiral-journal"
 TEMP_SUFFIX = ".locspiral-tmp"
 BACKUP_SUFFIX = ".locspiral-old"
 NOTHING_WRITTEN = "nothing was written (existing outputs are unchanged)"
+NO_FLOCK = tuple(getattr(errno, name) for name in ("ENOLCK", "ENOTSUP", "EOPNOTSUPP",
+                                                    "EINVAL", "ENOSYS") if hasattr(errno, name))
 
 
 class OutputError(InputError, OSError):
@@ -210,10 +215,12 @@ class PrefixLock:
                          "prefix")
 
     def acquire(self):
-        self.folders = _make_folders(os.path.dirname(self.path))
+        self.folders = []
         try:
+            self.folders = _make_folders(os.path.dirname(self.path))
+            use_flock = fcntl is not None
             while self.fd is None:
-                if fcntl is None:  # pragma: no cover
+                if not use_flock:
                     self._acquire_exclusive()
                     continue
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -223,6 +230,9 @@ class PrefixLock:
                     os.close(fd)
                     if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                         self._refuse()
+                    if exc.errno in NO_FLOCK:  # a mount without locks: pid files instead
+                        use_flock = False
+                        continue
                     raise
                 # The previous holder removes the file on release: if it did so between our
                 # open and flock, this lock is on a name nobody else sees; take it again.
@@ -245,14 +255,16 @@ class PrefixLock:
             raise
         return self
 
-    def _acquire_exclusive(self):  # pragma: no cover - non-POSIX fallback
+    def _acquire_exclusive(self):
+        """Without flock (not POSIX, or a mount without locks): create the file exclusively;
+        one holding the pid of a dead process (or none) is stale and removed."""
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             pid = _read_pid(self.path)
             if pid is not None and _alive(pid):
                 self._refuse()
-            os.remove(self.path)  # a dead process's lock
+            _remove(self.path)  # a dead process's lock
             return
         os.write(fd, f"{os.getpid()}\n".encode())
         self.fd = fd
@@ -285,12 +297,18 @@ def _make_folders(folder):
         if parent == folder:
             break
         folder = parent
-    for path in reversed(created):
-        try:
-            os.mkdir(path)
-        except FileExistsError:
-            pass
-    return created
+    made = []
+    try:
+        for path in reversed(created):
+            try:
+                os.mkdir(path)
+                made.append(path)
+            except FileExistsError:
+                pass
+    except BaseException:
+        _remove_folders(list(reversed(made)))
+        raise
+    return list(reversed(made))
 
 
 def _remove_folders(folders):
@@ -320,6 +338,11 @@ def committed():
     return list(_COMMITTED)
 
 
+def forget_committed():
+    """A new command starts: nothing of it is written yet."""
+    del _COMMITTED[:]
+
+
 @contextlib.contextmanager
 def run_scope(log=None):
     """One run: the lock taken by :func:`hold` is released when the scope ends."""
@@ -342,7 +365,12 @@ def hold(anchor, log=None):
         scope.stack.callback(lock.release)
         scope.anchor = os.fspath(anchor)
         log = log or scope.log
-    recover(anchor, log)
+    try:
+        recover(anchor, log)
+    except OSError as exc:
+        raise OutputError(f"cannot clean up after an interrupted earlier run on {anchor}: "
+                          f"{exc.strerror or exc} ({exc.filename}); its journal "
+                          f"{hidden_beside(anchor, JOURNAL_SUFFIX)} says what is left") from None
     fault("start")
     return lock
 
@@ -358,12 +386,26 @@ def _write_journal(path, state, entries, folders):
     data = {"version": 1, "pid": os.getpid(), "state": state, "folders": folders,
             "entries": [dict(e) for e in entries]}
     tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1)
+            handle.flush()
+            _fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
     _sync_folder(os.path.dirname(path))
+
+
+def _fsync(fd):
+    """fsync, except where the file system has none (some FUSE and network mounts say
+    EINVAL or ENOTSUP): the data is then as safe as that file system makes it."""
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
 
 
 def _sync_folder(folder):
@@ -513,11 +555,17 @@ class OutputSet:
 
     def begin(self):
         self.folders = []
-        self._make_folders(os.path.dirname(self.journal))
-        for final in self.entries:
-            self._make_folders(os.path.dirname(final))
         self.state = "staging"
-        _write_journal(self.journal, "staging", self.entries.values(), self.folders)
+        try:
+            self._make_folders(os.path.dirname(self.journal))
+            for final in self.entries:
+                self._make_folders(os.path.dirname(final))
+            _write_journal(self.journal, "staging", self.entries.values(), self.folders)
+        except BaseException as exc:  # no __exit__ when __enter__ fails: clean up here
+            self._abort()
+            if isinstance(exc, OSError):
+                raise self._error(exc, self.journal) from None
+            raise
         return self
 
     def __enter__(self):
@@ -606,14 +654,15 @@ class OutputSet:
                 for e in entries:  # durable before the commit point
                     fd = os.open(e["temp"], os.O_RDONLY)
                     try:
-                        os.fsync(fd)
+                        _fsync(fd)
                     finally:
                         os.close(fd)
                     e["had_old"] = os.path.lexists(e["final"])
                     if e["had_old"]:
                         e["backup"] = e["temp"][:-len(TEMP_SUFFIX)] + BACKUP_SUFFIX
                         try:
-                            os.link(e["final"], e["backup"])  # a second name, no copy
+                            # a second name for the old file, no copy (a symlink stays one)
+                            os.link(e["final"], e["backup"], follow_symlinks=False)
                         except OSError:
                             e["backup"] = None
                 for folder in {os.path.dirname(e["final"]) for e in entries}:
@@ -709,6 +758,15 @@ def write_text_file(path, text):
     if s is not None:
         s.write_text(path, lambda handle: handle.write(text))
         return
-    with OutputSet(os.fspath(path) + ".text", {"text": path}) as one:
-        one.write_text(path, lambda handle: handle.write(text))
-        one.commit()
+    write_alone(path, lambda handle: handle.write(text))
+
+
+def write_alone(path, write):
+    """One text file (``write(handle)``) as a set of its own: locked, recovered after an
+    interrupted earlier write of it, staged and renamed into place."""
+    anchor = os.fspath(path)
+    with PrefixLock(anchor):
+        recover(anchor)
+        with OutputSet(anchor, {"text": path}) as one:
+            one.write_text(path, write)
+            one.commit()

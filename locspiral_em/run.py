@@ -745,9 +745,7 @@ def write_text(path, write):
     if active is not None:
         active.write_text(path, write)
         return
-    with outputs.OutputSet(os.fspath(path), {"text": path}) as one:
-        one.write_text(path, write)
-        one.commit()
+    outputs.write_alone(path, write)
 
 
 def write_json(path, summary):
@@ -886,6 +884,10 @@ def spec_from_summary(summary, **overrides):
           if key in summary["parameters"] and field in known}
     if method == "locsharpen":
         kw.pop("filtered", None)  # LocSharpen's fit is always filtered (not a spec field)
+    if kw.get("estimator") == "published" and kw.get("bw") is not None:
+        # Published LocBFactor: no smoothing, so the window is the band's own envelope and
+        # the core takes one or the other; the band width reruns it exactly.
+        kw.pop("window", None)
     for name in ("map", "half1", "half2"):
         if inputs.get(name):
             kw[name] = inputs[name]

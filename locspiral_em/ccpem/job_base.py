@@ -40,7 +40,12 @@ Node types (the pipeliner vocabulary, ``pipeliner.nodes``; local resolution maps
   LocBFactor's per-band noise levels ``EvaluationMetric.txt.locspiral.noisecurve``
 * the ChimeraX scene: ``VisualisationScript.json.locspiral.chimerax``, a
   ``{"script": <.cxc>, "data": [maps]}`` file, the layout Doppio opens (as LocScale's and
-  Servalcat's jobs write it); the ``.cxc`` is its "script".
+  Servalcat's jobs write it); the ``.cxc`` is its "script"; the copies of the local maps
+  it colours from (``<map>_display.mrc``, a sentinel outside the mask):
+  ``Image3D.mrc.locspiral.displaycopy``
+
+Results display: a slice figure (:func:`slices_display`, the scenes' rules: cut through the
+molecule, local maps grey outside the mask), the job's histogram or table, the summary text.
 
 Nothing here imports Scipion (pyworkflow, pwem): the jobs run in a plain CCP-EM install.
 """
@@ -203,18 +208,16 @@ def _add_mask_options(joboptions, label):
 
 
 class Row(NamedTuple):
-    """One map of a job's slice figure: its file, label, colour map, colour bar title, and
-    whether it is a local map (no value outside the mask: drawn grey there)."""
+    """One map of a job's slice figure: its file, label, colour map, colour bar title,
+    whether it is a local map (no value outside the mask: drawn grey there, its colour range
+    the 2nd-98th percentiles inside the mask, as the scenes and the Scipion viewers), and a
+    fixed ``(vmin, vmax)`` (occupancy: 0, 1)."""
     path: str
     label: str
     cmap: str = "gray"
     unit: str = ""
     local: bool = False
-
-
-def _read(path):
-    with mrcfile.open(path, permissive=True) as handle:
-        return np.asarray(handle.data, dtype=np.float32)
+    value_range: Optional[tuple] = None
 
 
 def slices_display(output_dir, title, rows, mask_path=None, name="slices") -> ResultsDisplayObject:
@@ -222,25 +225,36 @@ def slices_display(output_dir, title, rows, mask_path=None, name="slices") -> Re
     ``rows`` (:class:`Row`), one row and colour bar each, with the scenes' rules (the
     pipeliner's own central-slices montage cuts the box centre, which may be solvent, and
     paints a local map's 0 outside the mask as data): all rows cut through the molecule
-    (the mask's centre of mass, or its fullest plane, :func:`locspiral_em.figures.slice_center`),
-    local maps grey outside the mask. Written to ``Thumbnails/<name>.png`` in the job
-    folder; a display-pending object when a map is missing or matplotlib is absent."""
+    (the mask's centre of mass, or its fullest plane,
+    :func:`locspiral_em.figures.slice_center`), local maps grey outside the mask. Written
+    to ``Thumbnails/<name>.png`` in the job folder; a display-pending object saying why
+    when a map is missing or matplotlib is absent. The maps are memory-mapped: only the
+    mask and the three planes of each map are read into memory."""
+    from contextlib import ExitStack
     try:
         from .. import figures
-        mask = _read(mask_path) > 0.5 if mask_path and os.path.isfile(mask_path) else None
-        panels = []
-        for row in rows:
-            volume = _read(row.path)
-            if row.local and mask is None:
-                mask_here = volume != 0  # the local maps are exactly 0 outside their mask
-            else:
-                mask_here = mask if row.local else None
-            panels.append(figures.Panel(volume, row.label, row.cmap, row.unit,
-                                        mask=mask_here))
-        png = os.path.join(output_dir, "Thumbnails", f"{name}.png")
-        center = mask if mask is not None else next(
-            (p.mask for p in panels if p.mask is not None), None)
-        _, point = figures.slices_montage(png, panels, title=title, center=center)
+        from ..core.surface import robust_range
+        with ExitStack() as stack:
+            def mapped(path):
+                return stack.enter_context(mrcfile.mmap(path, mode="r", permissive=True)).data
+
+            mask = (np.asarray(mapped(mask_path)) > 0.5
+                    if mask_path and os.path.isfile(mask_path) else None)
+            panels = []
+            for row in rows:
+                volume = mapped(row.path)
+                inside = None
+                if row.local:  # the local maps are exactly 0 outside their mask
+                    inside = mask if mask is not None else np.asarray(volume) != 0
+                lo, hi = row.value_range or (
+                    robust_range(volume, inside & np.isfinite(volume)) if row.local
+                    else (None, None))
+                panels.append(figures.Panel(volume, row.label, row.cmap, row.unit, lo, hi,
+                                            mask=inside))
+            png = os.path.join(output_dir, "Thumbnails", f"{name}.png")
+            center = mask if mask is not None else next(
+                (p.mask for p in panels if p.mask is not None), None)
+            _, point = figures.slices_montage(png, panels, title=title, center=center)
     except Exception as exc:  # a display must not fail the job: say why instead
         return ResultsDisplayPending(message=f"slice figure not made: {exc}",
                                      reason=type(exc).__name__)

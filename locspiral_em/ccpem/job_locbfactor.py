@@ -1,9 +1,15 @@
-"""CCP-EM Pipeliner job: LocBFactor local B-factor map (locspiral.map_analysis.local_bfactor).
+"""CCP-EM Pipeliner job ``locspiral.map_analysis.local_bfactor``:
+LocBFactor local B-factor map.
 
 See :mod:`locspiral_em.ccpem.job_base` for what the jobs share."""
 from typing import Sequence
 
-from pipeliner.job_options import BooleanJobOption, IntJobOption, MultipleChoiceJobOption
+from pipeliner.job_options import (
+    BooleanJobOption,
+    FloatJobOption,
+    IntJobOption,
+    MultipleChoiceJobOption,
+)
 from pipeliner.nodes import NODE_EVALUATIONMETRIC, NODE_IMAGE3D
 from pipeliner.results_display_objects import ResultsDisplayObject
 
@@ -66,6 +72,19 @@ class LocalBFactorJob(_LocSpiralJob):
                       "lowest swept frequency (as the paper describes).",
             jobop_group="Advanced options",
         )
+        self.joboptions["window"] = FloatJobOption(
+            label="Fit window FWHM (Å)",
+            default_value=None,  # empty: the command line's default
+            hard_min=0.0,
+            suggested_min=6.0,
+            suggested_max=30.0,
+            step_value=1.0,
+            help_text="FWHM of the spatial window each voxel's fit averages over (empty: "
+                      f"{D.BFACTOR_WINDOW:g} Å for the debiased estimator). Smaller: sharper "
+                      "steps between domains, noisier values. Sets the band width, or with "
+                      "a band width the power smoothing.",
+            jobop_group="Advanced options",
+        )
 
     def method_args(self):
         jo = self.joboptions
@@ -76,6 +95,8 @@ class LocalBFactorJob(_LocSpiralJob):
         for name, flag in (("estimator", "--estimator"), ("bw_units", "--bw-units")):
             if jo[name].get_string() != AUTOMATIC:  # automatic: let the core choose
                 args += [flag, jo[name].get_string()]
+        if not jo["window"].is_blank:
+            args += ["--window", jo["window"].get_number()]
         return args
 
     def output_maps(self):
@@ -92,10 +113,10 @@ class LocalBFactorJob(_LocSpiralJob):
     def create_results_display(self) -> Sequence[ResultsDisplayObject]:
         bmap = self.out_path("bfactor")
         return [
-            # The scene's rules: through the molecule, grey outside the fitted mask, the
-            # B colours as in ChimeraX (reversed rainbow: red = most negative, blurred).
+            # The scenes' rules: through the molecule, grey outside the fitted mask (the
+            # colour maps and ranges of the Scipion viewer's slices).
             self.slices([Row(self.shown_map(), "map"),
-                         Row(bmap, "B", "jet_r", "B (Å²)", local=True),
+                         Row(bmap, "B", "viridis", "B (Å²)", local=True),
                          Row(self.out_path("amplitude"), "A", "magma", "A (log amplitude)",
                              local=True)]),
             histogram_object(bmap, "Local B-factor inside the fitted mask",

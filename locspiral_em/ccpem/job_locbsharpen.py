@@ -1,4 +1,5 @@
-"""CCP-EM Pipeliner job: LocBSharpen local B-factor sharpening (locspiral.postprocess.local_bsharpen).
+"""CCP-EM Pipeliner job ``locspiral.postprocess.local_bsharpen``:
+LocBSharpen local B-factor sharpening.
 
 See :mod:`locspiral_em.ccpem.job_base` for what the jobs share."""
 from pipeliner.job_options import FloatJobOption

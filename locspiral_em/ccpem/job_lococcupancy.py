@@ -1,4 +1,5 @@
-"""CCP-EM Pipeliner job: LocOccupancy local occupancy map (locspiral.map_analysis.local_occupancy).
+"""CCP-EM Pipeliner job ``locspiral.map_analysis.local_occupancy``:
+LocOccupancy local occupancy map.
 
 See :mod:`locspiral_em.ccpem.job_base` for what the jobs share."""
 from typing import Sequence
@@ -46,7 +47,8 @@ class LocalOccupancyJob(_LocSpiralJob):
         occ = self.out_path("occupancy")
         return [
             self.slices([Row(self.shown_map(), "map"),
-                         Row(occ, "occupancy", "jet_r", "occupancy (0..1)", local=True)]),
+                         Row(occ, "occupancy", "viridis", "occupancy", local=True,
+                             value_range=(0.0, 1.0))]),
             histogram_object(occ, "Local occupancy inside the mask", "occupancy",
                              self.mask_path()),
             self.text_object(read_summary(self.output_dir)),

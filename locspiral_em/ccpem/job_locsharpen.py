@@ -1,4 +1,5 @@
-"""CCP-EM Pipeliner job: LocSharpen local sharpening (locspiral.postprocess.local_sharpen).
+"""CCP-EM Pipeliner job ``locspiral.postprocess.local_sharpen``:
+LocSharpen local sharpening.
 
 See :mod:`locspiral_em.ccpem.job_base` for what the jobs share."""
 from typing import Sequence

@@ -1,4 +1,5 @@
-"""CCP-EM Pipeliner job: LocSpiral local enhancement (locspiral.postprocess.local_enhancement).
+"""CCP-EM Pipeliner job ``locspiral.postprocess.local_enhancement``:
+LocSpiral local enhancement.
 
 See :mod:`locspiral_em.ccpem.job_base` for what the jobs share."""
 from pipeliner.job_options import BooleanJobOption

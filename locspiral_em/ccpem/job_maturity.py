@@ -1,4 +1,5 @@
-"""CCP-EM Pipeliner job: maturity index of assembly intermediates (locspiral.map_analysis.maturity_index).
+"""CCP-EM Pipeliner job ``locspiral.map_analysis.maturity_index``:
+maturity index of assembly intermediates.
 
 See :mod:`locspiral_em.ccpem.job_base` for what the jobs share."""
 import os
@@ -180,8 +181,8 @@ class MaturityIndexJob(PipelinerJob):
                      "normalised index (mature map = 1, nothing = 0)"],
             table_data=rows,
             associated_data=[os.path.join(self.output_dir, SUMMARY)])
-        rows = [Row(os.path.join(self.output_dir, self.out_paths(s)[0]), s, "jet_r",
-                    "occupancy", local=True) for s in self.stems()]
+        rows = [Row(os.path.join(self.output_dir, self.out_paths(s)[0]), s, "viridis",
+                    "occupancy", local=True, value_range=(0.0, 1.0)) for s in self.stems()]
         text = create_results_display_object(
             "text", title="Maturity index summary", display_data=summary_text(summary),
             associated_data=[os.path.join(self.output_dir, SUMMARY)])

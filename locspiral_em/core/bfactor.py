@@ -22,8 +22,9 @@ Two estimators of ``y_i``:
     the particle's own spread-out band power contaminates in small boxes. Noise level
     ``n_i = log(sqrt(t_i - mu_i) sqrt(N^3))`` with ``t_i`` the ``threshold`` quantile of ``P_i``
     over the solvent voxels rescaled to the noise's mean, so ``y_i > n_i`` exactly when the
-    band's smoothed power is above that quantile. Band width in Å^-1 (default 0.02) and
-    centres at the requested resolutions, so the same particle gives the same B in any box.
+    band's smoothed power is above that quantile. Band width in Å^-1 and centres at the
+    requested resolutions, so the same particle gives the same B in any box; by default the
+    band of a 12 Å window (0.035 Å^-1, see below).
 
 Why the published estimator is biased (measured: benchmarks/validate_bfactor.py):
 * ``C_i`` inside the log lowers ``y_i`` by up to ``log 2`` where the signal approaches the
@@ -39,6 +40,15 @@ Why the published estimator is biased (measured: benchmarks/validate_bfactor.py)
   smoothing the power over half the filter's own spatial envelope first averages tens of
   speckles at high resolution (the envelope's width only grows by sqrt(1.25)), which makes
   the subtraction well conditioned.
+
+How local (issue 14; measured: benchmarks/locality.py): the fit averages over a window of
+FWHM ``2.355 sqrt(sigma_e^2 + sigma_s^2)``, ``sigma_e = 1 / (2 pi bw)`` the band filter's
+amplitude envelope and ``sigma_s`` the power smoothing (:func:`fit_band`). The 0.02 Å^-1
+band of issue 10 is a 21 Å window and recovered 43 % of a B 40 / 160 step between 17 Å
+slabs (15-5 Å); the default 12 Å window recovers 62 % (80 % at 30 Å) with isolated domains
+still within 1-5 %. A stronger neighbour's high-resolution power dominates a blurred
+domain's bands across the window's tails, so blurred domains next to sharp ones read too
+sharp, and more so the higher the fit's resolution end.
 """
 from typing import NamedTuple, Optional
 
@@ -64,9 +74,9 @@ DEFAULT_BW = {"pixels": 4.8, "inverse_angstrom": 0.02}
 SMOOTHING = 0.5
 # FWHM of a Gaussian over its SD: the window is quoted as a FWHM in Å, like a resolution.
 FWHM_PER_SD = 2.0 * np.sqrt(2.0 * np.log(2.0))
-# Spatial window (FWHM, Å) of the debiased estimator when neither bw nor window is given;
-# None: the band width DEFAULT_BW sets it (0.02 Å^-1: about 21 Å).
-DEFAULT_WINDOW = None
+# Spatial window (FWHM, Å) of the debiased estimator when neither bw nor window is given
+# (None: DEFAULT_BW's 0.02 Å^-1 would set it, a 21 Å window); see benchmarks/locality.md.
+DEFAULT_WINDOW = D.BFACTOR_WINDOW
 # Floor of the debiased power, relative to the solvent's mean band power: where the smoothed
 # power does not exceed the noise the band has no measurable signal and the value is a
 # convention (use ``filtered=True`` to leave such bands out of the fit).
@@ -390,8 +400,9 @@ def locbfactor(volume, mask, voxel_size, min_res, max_res, num_points=D.NUM_POIN
     min_res, max_res : Å; 15 Å to the global resolution is typical.
     num_points : number of bands in the fit (10 published).
     threshold : noise quantile (of ``m_i``, or of the smoothed power for "debiased").
-    bw : Gaussian band width in ``bw_units``; None: 0.02 Å^-1 for the debiased estimator,
-        4.8 Fourier pixels (the published call) for the published one.
+    bw : Gaussian band width in ``bw_units``; None: the band of ``window`` (default 12 Å:
+        0.035 Å^-1) for the debiased estimator, 4.8 Fourier pixels (the published call) for
+        the published one.
     filtered : per voxel, fit only bands whose ``y_i > n_i`` (above noise); voxels with fewer
         than 2 such bands get no value and leave the returned mask.
     amplitude_at : "intercept" (A at 1/d^2 = 0) or "lowest" (A at the lowest swept frequency).
@@ -403,7 +414,8 @@ def locbfactor(volume, mask, voxel_size, min_res, max_res, num_points=D.NUM_POIN
         otherwise "pixels" (an explicit ``bw`` number keeps its historical unit).
     window : FWHM (Å) of the spatial window the fit averages over: the band filter's
         amplitude envelope (SD ``1 / (2 pi bw)``) and, for "debiased", the power smoothing,
-        added in quadrature. None: what ``bw`` gives (default about 21 Å). Without ``bw`` it
+        added in quadrature. None: ``defaults.BFACTOR_WINDOW`` (12 Å) for the debiased
+        estimator without ``bw``, else what ``bw`` gives. Without ``bw`` it
         sets the band width (the envelope keeps its default share of the window); with an
         explicit ``bw`` (debiased only) it sets the smoothing. The value used is returned
         as ``LocalBFactor.window``; ``benchmarks/locality.py`` measures what it means for

@@ -33,20 +33,21 @@ first of these that the data support (``SharpenedMap.noise`` says which):
 1. "half maps": the band power of their half-difference (any map, masked or not);
 2. "solvent": the solvent's mean band power (outside the mask, inside the box sphere, as the
    other methods' noise levels), when the solvent is neither masked (more than
-   ``MASKED_SOLVENT`` of it exactly 0) nor thresholded (no negative voxel);
+   ``MASKED_SOLVENT`` of it at one value, usually 0) nor thresholded (nothing below that);
 3. "beyond max_res": the map's own frequencies between max_res and Nyquist, inside the
    mask, taken as white below max_res (:func:`_beyond_resolution_noise`), when the map was
-   not low-passed at max_res and at least a band width of them exists;
+   not low-passed at max_res, at least a band width of them exists, and the mask itself was
+   not clipped (a thresholded map's noise is no longer one additive field);
 4. "none": no estimate. Then nothing says how far the map can be sharpened, so it is not:
    the output is the input low-passed at max_res, with a warning saying so. A deposited or
    post-processed map (masked, low-passed, already sharpened by its authors) lands here, and
    there global sharpening lowered the correlation with the model (EMD-3488 0.723 -> 0.708,
    the EMD-21457 segment 0.492 -> 0.454), so "no sharpening" is the safe answer, not a loss.
 
-Measured (benchmarks/results_sharpening.md): on phantoms of 2-4 domains of B 40-250 Å^2 (noise
-from the solvent, or for a soft-masked map from beyond max_res) this correlates better with
-the unblurred atoms than global Guinier sharpening, LocSpiral and LocBSharpen in every
-domain. On a masked map low-passed at max_res without half maps (case 4) it equals the
+Measured (benchmarks/results_sharpening.md): on phantoms of 2-4 domains of B 40-250 Å^2 this
+correlates better with the unblurred atoms than the input and global Guinier sharpening in
+every domain (noise from the solvent, or for a soft-masked map from beyond max_res), and
+than LocSpiral and LocBSharpen too where the solvent gives the noise. On a masked map low-passed at max_res without half maps (case 4) it equals the
 input, which global sharpening beats where the map was never sharpened (64^3 phantom, sharp
 domain 0.924 against 0.849) and loses to where it was (the real maps above).
 """
@@ -69,13 +70,13 @@ from .validate import (as_mask, as_volume, as_voxel_size, check_resolutions, che
 WEIGHTS = ("wiener", "none")
 BFACTOR_MIN_RES = D.BFACTOR_MIN_RES  # Å: the Guinier regime of a protein map starts (paper)
 SMOOTH = D.SHARPEN_SMOOTH  # Å: see locsharpen's docstring
-MASKED_SOLVENT = 0.2    # fraction of exactly-zero solvent voxels that means a masked map
+MASKED_SOLVENT = 0.2    # fraction of solvent voxels at one value (0) that means a masked map
 EDGE_FLOOR = 0.5        # the normalised-convolution weight where maps start fading outside
-# A map whose power per Fourier coefficient beyond max_res is below this fraction of the power
-# just inside it was low-passed there: noise does not fall by 4x across one band width (an
-# unfiltered map at its FSC 0.143 resolution has SNR ~0.3, so the ratio is ~0.75 or more; the
-# deposited EMD-3488, low-passed at 3.2 Å, gives 0.0065, the EMD-21457 segment 0.068).
-LOWPASSED = 0.25
+# A map whose power per Fourier coefficient in the band width beyond max_res is below this
+# fraction of what the band widths just inside predict was low-passed there (see
+# _beyond_resolution_noise). Measured: unfiltered phantoms, masked or not, 1.0-1.2; the same
+# soft-masked and low-passed 0.12; the deposited EMD-3488 0.15. 0.4 is their geometric middle.
+LOWPASSED = 0.4
 # Where the Wiener weight's band noise power comes from (SharpenedMap.noise).
 NOISE_SOURCES = ("half maps", "solvent", "beyond max_res", "none")
 
@@ -180,24 +181,28 @@ def _half_grid_weights(shape):
 
 
 def _solvent_problem(volume, sample):
-    """Why the solvent cannot give the noise power (a phrase), or None when it can.
+    """Why the solvent cannot give the noise power (a phrase, or None when it can), and the
+    solvent's most common value (the level a masked solvent was set to).
 
-    A thresholded map (no negative value, the rest set to 0) has no noise left anywhere; a
-    solvent-masked map has its solvent zeroed or tapered by the mask, so its solvent power
-    is far below the noise inside the molecule (EMD-3488: solvent RMS falls from 0.04 next
-    to the molecule to 0.0001 at the mask's edge, with no plateau).
+    A thresholded map (nothing below the level its solvent was set to) has no noise left
+    anywhere; a solvent-masked map has its solvent set to one value (0, or a constant after
+    an offset) or tapered by the mask, so its solvent power is far below the noise inside
+    the molecule (EMD-3488: solvent RMS falls from 0.04 next to the molecule to 0.0001 at
+    the mask's edge, with no plateau).
     """
     solvent = np.take(volume.ravel(), sample.index)
-    flat = float(np.mean(solvent == 0))
-    if flat > MASKED_SOLVENT and float(volume.min()) >= 0:
-        return (f"the map was thresholded ({100 * flat:.0f}% of the solvent is exactly 0 "
-                "and no voxel is negative)")
-    if flat > MASKED_SOLVENT:
-        return f"the map looks solvent-masked ({100 * flat:.0f}% of the solvent is exactly 0)"
-    return None
+    values, counts = np.unique(solvent, return_counts=True)
+    top = int(np.argmax(counts))
+    flat, level = float(counts[top]) / solvent.size, float(values[top]) + 0.0  # no "-0"
+    if flat <= MASKED_SOLVENT:
+        return None, level
+    what = f"{100 * flat:.0f}% of the solvent voxels are exactly {level:.4g}"
+    if float(volume.min()) >= level:
+        return f"{what} and no voxel is below that: the map was thresholded", level
+    return f"{what}: the map looks solvent-masked", level
 
 
-def _beyond_resolution_noise(volume, mask, voxel_size, max_res, bw, workers):
+def _beyond_resolution_noise(volume, mask, voxel_size, max_res, bw, workers, flat_level):
     """Noise power per Fourier coefficient (``|D|^2``, as the half maps' difference gives it)
     from the map's own frequencies beyond ``max_res`` up to Nyquist, inside ``mask``; or
     (None, reason) when they cannot give it.
@@ -206,12 +211,23 @@ def _beyond_resolution_noise(volume, mask, voxel_size, max_res, bw, workers):
     less sharpening, never more). Inside the mask, because a masked map's solvent carries no
     noise. The level is taken as white below max_res: the lower bands, where that may be
     wrong, carry signal far above the noise, so their weights hardly depend on it. Unusable
-    when fewer
-    than a band width (``bw`` Fourier pixels) of frequencies lie beyond max_res, or when
-    the map was low-passed at max_res (power per coefficient beyond it below ``LOWPASSED``
-    times that of the band width just inside it).
+    when the mask itself was clipped (more than ``MASKED_SOLVENT`` of its voxels at the
+    solvent's flat level ``flat_level``, as in a thresholded map: the noise is then not one
+    additive field throughout the mask), when fewer than a band width (``bw`` Fourier
+    pixels) of frequencies lie beyond max_res, or when the map was low-passed at max_res:
+    its power per coefficient in the band width beyond max_res is below ``LOWPASSED`` times
+    what the band width just inside predicts
+    (its power times the fall from the band width before it, at most 1), i.e. the spectrum
+    falls more than 2.5x faster across max_res than just inside it, which neither noise nor
+    a blurred signal does.
     """
     shape, p = volume.shape, float(voxel_size)
+    clipped = float(np.count_nonzero((volume == flat_level) & mask)) / max(
+        int(np.count_nonzero(mask)), 1)
+    if clipped > MASKED_SOLVENT:
+        return None, (f"{100 * clipped:.0f}% of the mask is exactly {flat_level:.4g} too, so "
+                      "its noise is not one additive field the frequencies beyond the max "
+                      "resolution could measure")
     n = max(shape)
     s = np.sqrt(_s2(shape, p)) * (p * n)          # radius in Fourier pixels of the largest axis
     k_max, k_nyq = p * n / float(max_res), 0.5 * n
@@ -219,19 +235,25 @@ def _beyond_resolution_noise(volume, mask, voxel_size, max_res, bw, workers):
         return None, (f"less than a band width of frequencies lies between the max resolution "
                       f"{max_res:.2f} Å and Nyquist ({2 * p:.2f} Å)")
     weights = _half_grid_weights(shape)[None, None, :]
-    beyond = (s > k_max) & (s <= k_nyq)
-    edge = (s > k_max - bw) & (s <= k_max)
-    s = None
     spectrum = sfft.rfftn(volume, workers=workers)
     power = np.abs(spectrum) ** 2
-    count = float(np.sum(beyond * weights, dtype=np.float64))
-    per_beyond = float(np.sum(power * beyond * weights, dtype=np.float64)) / count
-    per_edge = float(np.sum(power * edge * weights, dtype=np.float64)) / max(
-        float(np.sum(edge * weights, dtype=np.float64)), 1.0)
+
+    def per_coefficient(lo, hi):
+        shell = (s > lo) & (s <= hi)
+        total = float(np.sum(shell * weights, dtype=np.float64))
+        return float(np.sum(power * shell * weights, dtype=np.float64)) / max(total, 1.0)
+
+    before, inside = per_coefficient(k_max - 2 * bw, k_max - bw), per_coefficient(k_max - bw,
+                                                                                   k_max)
+    after = per_coefficient(k_max, k_max + bw)
     power = None
-    if per_beyond < LOWPASSED * per_edge:
+    beyond = (s > k_max) & (s <= k_nyq)
+    s = None
+    count = float(np.sum(beyond * weights, dtype=np.float64))
+    predicted = inside * min(inside / before, 1.0) if before > 0 else inside
+    if after < LOWPASSED * predicted:
         return None, (f"the map was low-passed at about {max_res:.2f} Å (power beyond it "
-                      f"{per_beyond / per_edge:.2g} of that just inside)")
+                      f"{after / predicted:.2g} of what the spectrum inside predicts)")
     spectrum *= beyond
     high = sfft.irfftn(spectrum, s=shape, workers=workers)
     spectrum = None
@@ -349,23 +371,23 @@ def locsharpen(volume, mask, voxel_size, min_res, max_res, threshold=D.NOISE_QUA
     workers = default_workers(workers)
     sample = VoxelSample(noise_voxels(mask))
     # Where the Wiener weight's band noise power comes from (module docstring, "Noise").
-    problem, level, why = _solvent_problem(volume, sample), None, None
+    (problem, flat_level), level, why = _solvent_problem(volume, sample), None, None
     if half_maps is not None:
         source = "half maps"
     elif problem is None:
         source = "solvent"
     else:
-        level, why = _beyond_resolution_noise(volume, mask, p, max_res, float(bw), workers)
+        level, why = _beyond_resolution_noise(volume, mask, p, max_res, float(bw), workers,
+                                              flat_level)
         source = "beyond max_res" if level is not None else "none"
     if weight == "wiener" and source == "beyond max_res":
-        warnings.warn(f"{problem}: the Wiener weight's noise power is taken from the map's "
-                      f"own frequencies beyond {max_res:.2f} Å inside the mask (white below "
-                      "it); the half maps would give it exactly", stacklevel=2)
+        warnings.warn(f"{problem}, so the Wiener weight's noise power is taken from the "
+                      f"map's own frequencies beyond {max_res:.2f} Å inside the mask (white "
+                      "below it); the half maps would give it exactly", stacklevel=2)
     if weight == "wiener" and source == "none":
-        warnings.warn(f"no noise estimate for the Wiener weight: {problem} and {why}; the "
-                      "map is NOT sharpened "
-                      f"(only low-passed at {max_res:.2f} Å). Give the half maps, or the "
-                      "unmasked map, to sharpen it", stacklevel=2)
+        warnings.warn(f"{problem}, and {why}: no noise estimate for the Wiener weight, so "
+                      f"the map is NOT sharpened (only low-passed at {max_res:.2f} Å); give "
+                      "the half maps, or the unmasked map, to sharpen it", stacklevel=2)
     if filtered and problem is not None:
         # The noise filter gates bands on the solvent's noise levels: with no usable solvent
         # it gates on nothing meaningful. On the thresholded EMD-21457 segment it dropped
@@ -430,17 +452,17 @@ def locsharpen(volume, mask, voxel_size, min_res, max_res, threshold=D.NOISE_QUA
     x_ref = float(bank.frequency_squared(kmin))
 
     acc = np.zeros(volume.shape, np.float32)
-    gain = np.empty(volume.shape, np.float32)
-    signal = np.empty(volume.shape, np.float32) if weight == "wiener" else None
+    # The gains are made slab by slab (about 1 MiB each) while the slab is in cache: two
+    # full-volume scratch arrays fewer, and each band's voxels pass through memory once.
+    rows = max(1, (1 << 18) // max(1, volume.shape[1] * volume.shape[2]))
+    gain = np.empty((rows,) + volume.shape[1:], np.float32)
+    signal = np.empty_like(gain) if weight == "wiener" else None
     # The map is low-passed at max_res: the bands past it report where their content is.
     cutoff = bank.voxel_size * bank.n_ref / max_res
     for i, band in enumerate(bank.sweep(ks, progress, "LocSharpen band", cutoff=cutoff)):
         if energy[i] <= 0:
             continue           # a band wholly beyond max_res: nothing of the map is left in it
         b, m = band.b, band.m
-        np.subtract(bmap, np.float32(target_b), out=gain)
-        gain *= np.float32(-max(xs[i] - x_ref, 0.0) / 4.0)
-        np.exp(gain, out=gain)
         if weight == "wiener":
             if band_noise is not None:
                 noise = float(band_noise[i])
@@ -448,16 +470,26 @@ def locsharpen(volume, mask, voxel_size, min_res, max_res, threshold=D.NOISE_QUA
                 # The solvent's mean band power: the noise power of this partition band.
                 noise = float(np.mean(np.square(np.take(m.ravel(), sample.index),
                                                 dtype=np.float64)))
-            # Fitted signal power in this band's units: S0 exp(B x / 2) energy_i.
-            np.multiply(bmap, np.float32(xs[i] / 2.0), out=signal)
-            signal += np.float32(np.log(energy[i]))
-            np.exp(signal, out=signal)
-            signal *= power0
-            np.add(signal, np.float32(noise), out=m)          # m is free: S^2 + P
-            np.divide(signal, m, out=signal, where=m > 0)   # S = P = 0 leaves 0
-            gain *= signal
-        b *= gain
-        acc += b
+        deblur = np.float32(-max(xs[i] - x_ref, 0.0) / 4.0)
+        for lo in range(0, volume.shape[0], rows):
+            hi = min(lo + rows, volume.shape[0])
+            g = gain[:hi - lo]
+            np.subtract(bmap[lo:hi], np.float32(target_b), out=g)
+            g *= deblur
+            np.exp(g, out=g)
+            if weight == "wiener":
+                # Fitted signal power in this band's units: S0 exp(B x / 2) energy_i.
+                s, scratch = signal[:hi - lo], m[lo:hi]          # m is free: S^2 + P
+                np.multiply(bmap[lo:hi], np.float32(xs[i] / 2.0), out=s)
+                s += np.float32(np.log(energy[i]))
+                np.exp(s, out=s)
+                s *= power0[lo:hi]
+                np.add(s, np.float32(noise), out=scratch)
+                np.divide(s, scratch, out=s, where=scratch > 0)   # S = P = 0 leaves 0
+                g *= s
+            slab = b[lo:hi]
+            slab *= g
+            acc[lo:hi] += slab
     band = b = m = bank = gain = signal = None
     acc += np.float32(mean)
     return SharpenedMap(acc, bmap, valid, source)

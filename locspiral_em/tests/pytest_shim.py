@@ -8,11 +8,16 @@ import it through here::
     from locspiral_em.tests.pytest_shim import pytest
 
 With pytest installed this is pytest itself. Without it, ``pytest`` is a stand-in on which
-the module-level uses (``@pytest.fixture``, ``@pytest.mark.parametrize(...)``,
-``pytest.importorskip(...)``) do nothing: the module loads, and since its tests are plain
-functions (not ``unittest.TestCase``) unittest finds none, so the runner lists only the
-Scipion test classes and reports nothing as broken. Nothing of the stand-in can run a test.
+the module-level decorators (``@pytest.fixture``, ``@pytest.mark.parametrize(...)``, ...)
+do nothing: the module loads, and since its tests are plain functions (not
+``unittest.TestCase``) unittest finds none, so the runner lists only the Scipion test
+classes and reports nothing as broken. ``pytest.skip(..., allow_module_level=True)`` and a
+failing ``pytest.importorskip(name)`` raise ``unittest.SkipTest``: the module skips itself
+(e.g. ``test_ccpem.py`` without the CCP-EM Pipeliner). Nothing of the stand-in runs a test.
 """
+import importlib
+import unittest
+
 try:
     import pytest
 except ImportError:
@@ -34,7 +39,22 @@ except ImportError:
         def __bool__(self):
             return False
 
-    pytest = _Absent()
+    class _Pytest(_Absent):
+        """The module-level skips keep their meaning: unittest's own skip of the module
+        (``locspiral_em/tests/__init__.py`` keeps such modules out of the runner's list)."""
+
+        @staticmethod
+        def skip(reason="", allow_module_level=False, **kwargs):
+            raise unittest.SkipTest(reason)
+
+        @staticmethod
+        def importorskip(name, *args, **kwargs):
+            try:
+                return importlib.import_module(name)
+            except ImportError as exc:
+                raise unittest.SkipTest(f"{name} is not importable: {exc}") from None
+
+    pytest = _Pytest()
     HAVE_PYTEST = False
 else:
     HAVE_PYTEST = True

@@ -1,5 +1,7 @@
 """Checks shared by the ChimeraX, figure and viewer tests: reading a generated ``.cxc`` script
-as ChimeraX would (model ids, files, grid, colour stops) and checking a PNG.
+as ChimeraX would (model ids, files, grid, colour stops), replaying scripts in a simulated
+ChimeraX session (:class:`Session`: models, 2-D labels, aliases, the key; a second
+``2dlabels create`` of a name is an error, as in ChimeraX) and checking a PNG.
 
 No pytest here: the viewer tests are a plain unittest module (stock Scipion has no pytest)
 and import these too. ChimeraX itself is never run; :func:`palette_colour` reproduces how
@@ -327,11 +329,27 @@ class Session:
 
     def _cmd_labels(self, rest, line, folder, owner):
         action, _, args = rest.partition(" ")
-        target, _, options = args.partition(" ")
-        by_spec = target.startswith("##name=")
-        name = target[len("##name="):] if by_spec else target
+        words = args.split(" ")
+        # A model specifier is one or more ##name=NAME (a union); it may match nothing.
+        specs = []
+        while words and words[0].startswith("##name="):
+            specs.append(words.pop(0)[len("##name="):])
+        if specs:
+            if action == "create":
+                raise ChimeraXError(f"not a label name: {line}")
+            if action not in ("change", "delete"):
+                raise ChimeraXError(f"2dlabels action not used by the scenes: {line}")
+            for name in [n for n in specs if n in self.labels]:
+                if action == "delete":
+                    del self.labels[name]
+                else:
+                    self._label_options(name, " ".join(words), line)
+            if action == "delete" and words:
+                raise ChimeraXError(f"2dlabels delete takes no options: {line}")
+            return
+        name, options = (words[0] if words else ""), " ".join(words[1:])
         if action == "create":
-            if by_spec or name == "all":
+            if not name or name == "all":
                 raise ChimeraXError(f"not a label name: {line}")
             if name in self.labels:
                 raise ChimeraXError(f'Label "{name}" already exists: {line}')
@@ -339,8 +357,6 @@ class Session:
             self._label_options(name, options, line)
         elif action in ("change", "delete"):
             if name not in self.labels:
-                if by_spec:
-                    return  # a specifier matching nothing: nothing to do, no error
                 raise ChimeraXError(f"No label with name: '{name}': {line}")
             if action == "delete":
                 del self.labels[name]

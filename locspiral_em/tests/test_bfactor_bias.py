@@ -199,10 +199,13 @@ def test_guinier_profiles_are_the_fitted_curves(small, filtered):
 
 def test_band_width_units_and_defaults(small):
     """An explicit ``bw`` number keeps its historical unit (Fourier pixels); the default is
-    0.02 Å^-1; a width beyond Nyquist in Å^-1 (e.g. 4.8 meant as pixels) is refused."""
+    a 12 Å window (issue 14; the band it sets is in Å^-1); a width beyond Nyquist in Å^-1
+    (e.g. 4.8 meant as pixels) is refused."""
     ph = small
     run = lambda **o: core.locbfactor(ph.map, ph.mask, 1.0, 15.0, 3.0, **o).bfactor  # noqa
-    np.testing.assert_array_equal(run(), run(bw=0.02, bw_units="inverse_angstrom"))
+    np.testing.assert_array_equal(run(), run(window=12.0))
+    band = core.bfactor.fit_band(1.0, max(ph.map.shape), window=12.0)
+    np.testing.assert_array_equal(run(), run(bw=band.bw, bw_units="inverse_angstrom"))
     np.testing.assert_array_equal(run(bw=4.8), run(bw=4.8, bw_units="pixels"))
     for bad in (dict(bw=4.8, bw_units="inverse_angstrom"), dict(bw_units="px"),
                 dict(estimator="weighted"), dict(bw=-1.0)):

@@ -216,7 +216,7 @@ def test_job_options_mirror_the_command_line():
                  "--json LocBFactor/job007/summary.json", "--chimerax", "--threads 1"):
         assert part in text, (part, text)
     # Left at their defaults, these leave the choice to the command line.
-    for flag in ("--max-res", "--mask-threshold", "--estimator", "--bw-units"):
+    for flag in ("--max-res", "--mask-threshold", "--estimator", "--bw-units", "--window"):
         assert flag not in text, flag
     if D.defaults("locbfactor").bw is None:
         assert "--bw " not in text
@@ -225,12 +225,16 @@ def test_job_options_mirror_the_command_line():
     text = " ".join(map(str, job.get_commands()[0].cmd))
     assert "--estimator published" in text and "--bw 4.8" in text
     jo["estimator"].value = "automatic"
+    jo["bw"].value = None
+    jo["window"].value = 8.0  # the fit's window (FWHM, Å): passed on as --window
     first = job.get_commands()[0].cmd
+    assert "--window 8.0" in " ".join(map(str, first))
     assert second[:3] == ["python", "-m", "locspiral_em.ccpem.scene"]
     # The CLI's own parser accepts the command (no flag the CLI does not know).
     from locspiral_em.cli import build_parser
     args = build_parser().parse_args([str(a) for a in first[3:]])
     assert args.filtered and args.num_points == 10 and args.mask == "M/mask.mrc"
+    assert args.window == 8.0
 
     occ = jobs.LocalOccupancyJob()
     assert occ.joboptions["max_res"].value == D.defaults("lococcupancy").max_res == 10.0
@@ -514,8 +518,10 @@ def test_local_bfactor_slices_follow_an_off_centre_molecule(project):
     name, proc = run_job(project, {
         "_rlnJobTypeLabel": "locspiral.map_analysis.local_bfactor",
         "use_halfmaps": False, "input_map": "Inputs/corner_map.mrc",
-        "input_mask": "Inputs/corner_mask.mrc", "max_res": 4.0})
+        "input_mask": "Inputs/corner_mask.mrc", "max_res": 4.0, "window": 10.0})
     assert_succeeded(name, proc)
+    # The job option reached the fit (the JSON gives the window the band width makes).
+    assert summary(name)["parameters"]["window_A"] == pytest.approx(10.0, rel=1e-9)
     shown = results_display(name)
     image = check_slices(shown, ["Inputs/corner_map.mrc", f"{name}map_bfactor.mrc",
                                  f"{name}map_amplitude.mrc"], f"{name}map_mask.mrc")

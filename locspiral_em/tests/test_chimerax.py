@@ -67,6 +67,16 @@ def inside_fraction(volume, level, molecule):
 
 
 # -- numbers ------------------------------------------------------------------------------
+def test_level_statistics_live_in_the_core():
+    """suggest_level and robust_range are the core's (core/surface.py, numpy only), and
+    chimerax re-exports the same functions for older imports."""
+    from locspiral_em.core import surface
+    assert cx.suggest_level is surface.suggest_level
+    assert cx.robust_range is surface.robust_range
+    with pytest.raises(core.InputError, match="mask shape"):
+        surface.robust_range(np.zeros((4, 4, 4)), np.ones((4, 4, 3), bool))
+
+
 def test_robust_range_uses_percentiles_inside_the_mask():
     values = np.arange(1000, dtype=float).reshape(10, 10, 10)
     mask = values >= 500
@@ -499,10 +509,15 @@ def test_all_scenes_in_turn_keep_their_own_views(maps, tmp_path):
     assert set(titles) == {f"locspiral{cx.SCENE_MODEL_IDS[k]}title" for k in
                            ("locspiral", "locbsharpen", "locbfactor", "lococcupancy")}
     assert len({(l["xpos"], l["ypos"]) for l in titles.values()}) == len(titles)
+    kinds = {script: kind for kind, script in scenes.items()}
     for name, (owner, _) in sorted(session.aliases.items()):
         session.run(name)
         if "showquality" in name or "showbfactor" in name or "showamplitude" in name:
+            # The one key is this scene's, and so is the one key title shown.
             assert session.key_owner == owner, name
+            shown = {n for n, l in session.labels.items()
+                     if l["visible"] and n.endswith("title")}
+            assert shown == {f"locspiral{cx.SCENE_MODEL_IDS[kinds[owner]]}title"}, name
     # Maturity reopened with one immature map: the second legend line goes.
     p = maps["paths"]
     again = cx.maturity_script(scenes["maturity"], p["map"], [p["missing1"]], VOXEL,

@@ -502,9 +502,13 @@ def test_json_summary_pipeliner_contract(d, tmp_path, capsys):
                                      "max_res_source": "fsc", "num_bands": 10}
     assert summary["parameters"]["voxel_size_A"] == pytest.approx(VOXEL)
     # LocBFactor's band width unit depends on its estimator: "bw" in "bw_units", the values
-    # the core chose (the debiased estimator's 0.02 Å^-1), and the resolved thread count.
+    # the core chose (core.bfactor.fit_band: the debiased estimator's width in Å^-1), and
+    # the resolved thread count.
+    band = core.bfactor.fit_band(None, None)
+    assert band.bw is not None and band.estimator == "debiased"
     assert {k: summary["parameters"][k] for k in ("bw", "bw_units", "estimator", "threads")} \
-        == {"bw": 0.02, "bw_units": "inverse_angstrom", "estimator": "debiased", "threads": 1}
+        == {"bw": band.bw, "bw_units": "inverse_angstrom", "estimator": "debiased",
+            "threads": 1}
     assert "bw_px" not in summary["parameters"]
     bfactor = read("job/b_bfactor.mrc").data
     mask = read(d / "mask.mrc").data > 0.5

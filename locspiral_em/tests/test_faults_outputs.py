@@ -258,6 +258,24 @@ def test_full_disk_at_each_staged_file_leaves_the_old_set(step, d, sets, tmp_pat
     assert_old(tmp_path, sets)
 
 
+@pytest.mark.parametrize("step", ("stage:noise_curve", "stage:json"))
+def test_full_disk_under_force_keeps_the_old_noise_curve_with_the_old_maps(
+        step, d, tmp_path, monkeypatch, capsys):
+    """The issue's case: LocBFactor's noise curve (text) is part of the set, so a full disk
+    never leaves the new run's curve beside the old run's maps."""
+    monkeypatch.chdir(tmp_path)
+    base = ["locbfactor", str(d / "map.mrc"), "--mask", str(d / "mask.mrc"), "--threads", "1",
+            "-q", "-o", "x", "--json", "x.json"]
+    assert main(base + ["--max-res", "4"], capsys)[0] == 0
+    old = {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)}
+    assert "x_noise_curve.txt" in old and len(old) == 5
+    monkeypatch.setenv(FAULT_ENV, f"{step}:ENOSPC")
+    rc, out, err = main(base + ["--max-res", "5", "--force"], capsys)
+    assert rc == 1
+    one_error_line(err, "No space left on device", "nothing was written")
+    assert {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)} == old
+
+
 @pytest.mark.parametrize("code", ("EDQUOT", "EROFS", "EIO", "EACCES"))
 def test_any_write_error_is_one_line_and_leaves_nothing(code, d, tmp_path, monkeypatch,
                                                         capsys):
@@ -330,6 +348,41 @@ def test_two_runs_on_one_prefix_the_second_is_refused_with_or_without_force(
         assert rc == 2 and f"another locspiral-em run (pid {first.pid})" in err
     assert first.wait(timeout=120) == 0
     assert snapshot(tmp_path) == sets[2]  # only the first run's set, whole
+
+
+def test_without_flock_the_lock_is_a_pid_file(tmp_path, monkeypatch):
+    """Mounts without locks (or no fcntl): an exclusively created pid file; a live pid
+    blocks, a dead one does not."""
+    monkeypatch.setattr(outputs, "fcntl", None)
+    first = outputs.PrefixLock(tmp_path / "x").acquire()
+    with pytest.raises(core.InputError, match=f"another locspiral-em run \\(pid {os.getpid()}"):
+        outputs.PrefixLock(tmp_path / "x").acquire()
+    first.release()
+    assert os.listdir(tmp_path) == []
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    (tmp_path / ".x.locspiral-lock").write_text(dead + "\n")
+    with outputs.PrefixLock(tmp_path / "x"):
+        assert (tmp_path / ".x.locspiral-lock").read_text() == f"{os.getpid()}\n"
+    assert os.listdir(tmp_path) == []
+
+
+def test_protocol_runs_lock_their_own_output_folder(d, tmp_path, monkeypatch):
+    """Scipion protocols name every output (``paths``): the lock is beside them, in the
+    protocol's folder, not on the input map's name in the project folder (two protocols on
+    one input run side by side)."""
+    monkeypatch.chdir(tmp_path)
+    extra = tmp_path / "Runs" / "000123_Prot" / "extra"
+    extra.mkdir(parents=True)
+    paths = {"occupancy": str(extra / "occupancy.mrc"), "mask": str(extra / "mask.mrc")}
+    spec = dict(map=str(d / "map.mrc"), mask=str(d / "mask.mrc"), workers=1, paths=paths,
+                json_path=str(extra / "summary.json"), force=True)
+    with outputs.PrefixLock(extra / "locspiral_lococcupancy"):
+        with pytest.raises(core.InputError, match="another locspiral-em run"):
+            runlayer.run(runlayer.RunSpec("lococcupancy", **spec))
+    with outputs.PrefixLock(tmp_path / "map"):  # the input's name here: no conflict
+        runlayer.run(runlayer.RunSpec("lococcupancy", **spec))
+    assert sorted(os.listdir(extra)) == ["mask.mrc", "occupancy.mrc", "summary.json"]
 
 
 def test_a_stale_lock_of_a_dead_process_does_not_block(d, sets, tmp_path, monkeypatch,
@@ -509,6 +562,19 @@ def test_the_fault_hook_is_inert_unless_it_names_the_step(monkeypatch):
     monkeypatch.setenv(FAULT_ENV, "stage:mask:NOSUCHTHING")
     with pytest.raises(ValueError, match="unknown action"):
         outputs.fault("stage:mask")
+
+
+def test_a_file_written_alone_cleans_up_after_an_abandoned_write_of_it(tmp_path):
+    """Scenes written by the viewers and the fsc command's files go through
+    ``write_alone``: an earlier write of the same file abandoned half way (as a killed
+    process leaves it: journal and temporary) is cleaned up by the next write."""
+    target = tmp_path / "scene.cxc"
+    target.write_text("old")
+    abandoned = outputs.OutputSet(str(target), {"text": target}).begin()
+    abandoned.write_text(target, lambda h: h.write("half"))  # never committed nor closed
+    assert len(os.listdir(tmp_path)) == 3  # old file, journal, temporary
+    outputs.write_text_file(target, "new")
+    assert os.listdir(tmp_path) == ["scene.cxc"] and target.read_text() == "new"
 
 
 def test_a_set_left_without_commit_leaves_nothing(tmp_path):

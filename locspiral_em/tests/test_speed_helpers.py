@@ -309,3 +309,64 @@ def test_band_equals_the_full_shell_transform(shape, bw, k):
 def test_shell_reach_leaves_only_negligible_coefficients():
     """What the support drops is below exp(-SHELL_REACH^2 / 2) of the peak."""
     assert np.exp(-filterbank.SHELL_REACH ** 2 / 2) < 1e-20
+
+
+# -- memory and scale of the riesz bank ------------------------------------------------------
+
+def test_bank_and_its_sweep_hold_about_three_volumes():
+    """The map's transform, one half-grid buffer (each inverse FFT writes into the memory of
+    its spectrum; b ends there) and m: 2 (1 + 2/N) + 1 = 3.03 volumes at 128^3, plus
+    slab-sized temporaries. The bank of before (|q|, two spectra, three volumes) held 6.5."""
+    import tracemalloc
+    n = 128
+    volume = np.random.default_rng(11).normal(size=(n,) * 3).astype(np.float32)
+    tracemalloc.start()
+    try:
+        bank = FilterBank(volume, 1.0, 4.5, workers=1)
+        for band in bank.sweep([n / 25, n / 10, n / 3.5]):
+            assert np.isfinite(band.m).all()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # slack: 0.25 volume for the per-slab temporaries (a 512 KiB block of a few arrays)
+    assert peak / (4 * n ** 3) < 3.3
+
+
+def test_rescaled_bank_gives_the_same_bands_for_any_power_of_two():
+    """rescale=True: the spectrum is rfftn of the map / 2**e bit for bit (made without a copy
+    of the map), and a map times 2**40 or 2**-40 gives the very same band arrays."""
+    rng = np.random.default_rng(12)
+    volume = (rng.normal(size=(30, 34, 31)) * 1.3e-6).astype(np.float32)
+    bank = FilterBank(volume, 1.0, 2.0, workers=2, rescale=True)
+    # RMS 1.3e-6 ~ 2^-19.6 (maps within 2^-16..2^16 run as they are: scale.SAFE_EXPONENT)
+    assert bank.scale_exponent == -20
+    np.testing.assert_array_equal(
+        bank._spectrum, sfft.rfftn(np.ldexp(volume, 20), workers=2))
+    want = bank.band(6.0)
+    for factor in (2.0 ** 40, 2.0 ** -40):
+        other = FilterBank(volume * np.float32(factor), 1.0, 2.0, workers=1, rescale=True)
+        got = other.band(6.0)
+        np.testing.assert_array_equal(got.b, want.b)
+        np.testing.assert_array_equal(got.m, want.m)
+    # without rescale: the map's own units (the default, as before)
+    plain = FilterBank(volume, 1.0, 2.0, workers=2)
+    assert plain.scale_exponent == 0
+    np.testing.assert_allclose(plain.band(6.0).m, np.ldexp(want.m, -20), rtol=0,
+                               atol=1e-6 * float(np.ldexp(want.m.max(), -20)))
+
+
+@pytest.mark.parametrize("method", ["locspiral", "locbsharpen"])
+def test_enhancement_is_scale_free_inside(method):
+    """The module functions (not only core's wrapped exports) give the standard answer for a
+    map times 1e30 or 1e-30: the bank rescales the map's spectrum. Float32 rounding of the
+    scaled input (not a power of two) is the only difference: 1e-4 of the map's range."""
+    from locspiral_em.core import enhance
+    from locspiral_em.core.phantom import Domain, make_phantom
+    ph = make_phantom((40,) * 3, 1.0, [Domain((20, 20, 20), 9.0, 60.0)], noise=0.5, seed=3)
+    run = getattr(enhance, method)
+    want = run(ph.map, ph.mask, 1.0, 20.0, 3.0, workers=1)
+    for factor in (1e30, 1e-30):
+        got = run(ph.map * np.float32(factor), ph.mask, 1.0, 20.0, 3.0, workers=1)
+        for g, w in zip(got, want):
+            assert np.isfinite(g).all()
+            np.testing.assert_allclose(g, w, rtol=0, atol=1e-4 * float(np.ptp(w)))

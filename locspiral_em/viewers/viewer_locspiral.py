@@ -28,7 +28,8 @@ class _EnhancedMapViewer(LocSpiralViewerBase):
                             f"{self.WHAT} coloured by the quality map W) to switch views.")
         self._addLevelParam(group, "levelEnhanced", f"Level of the {self.WHAT}")
         self._addLevelParam(group, "levelOriginal", "Level of the input map")
-        self._addRangeParams(group, cx.QUALITY_PALETTE, f"quality map W ({self.PREFIX}_showquality)")
+        self._addRangeParams(group, cx.QUALITY_PALETTE,
+                             f"quality map W ({self.PREFIX}_showquality)")
         group = form.addGroup("Slices")
         group.addParam("displaySlicesMap", params.LabelParam,
                        label=f"Central slices of the {self.WHAT}")
