@@ -235,10 +235,9 @@ ORIGIN_TOLERANCE = 0.05
 # Half maps whose difference is this small against the map are copies of one map, not
 # independent reconstructions (their FSC would be 1 to Nyquist, their noise 0).
 IDENTICAL_HALVES = 1e-6
-# A mask (or its solvent) of fewer voxels holds no noise or occupancy statistic: the
-# 0.25 or 0.9 quantile of n values has a rank SD of sqrt(q (1 - q) / n), 0.03-0.04 at 100
-# voxels, and noise quantiles from fewer than 100 voxels swing from band to band.
-MIN_MASK_VOXELS = 100
+# The smallest mask and solvent (voxels) that hold a statistic: one definition, in the core
+# (core.validate.as_mask refuses smaller ones for the Python API too).
+MIN_MASK_VOXELS = core.validate.MIN_MASK_VOXELS
 # A mask file's values: binary or soft (Relion: 1 inside, a soft edge, 0 outside) ones lie
 # in [0, 1]; most voxels of a soft mask are exactly 0 or 1, its edge is a thin shell. A map
 # whose values are mostly strictly between 0 and 1 is density, not a mask.
@@ -320,18 +319,7 @@ def binary_mask(data, shape, binarise=None, name="mask"):
     return core.validate.as_mask(array, shape, name)
 
 
-def check_mask_size(mask, name="mask"):
-    """Refuse a mask, or a solvent outside it, too small for the methods' statistics."""
-    inside = int(np.count_nonzero(mask))
-    outside = int(mask.size - inside)
-    if inside < MIN_MASK_VOXELS:
-        raise InputError(f"the {name} holds {inside} voxels; at least {MIN_MASK_VOXELS} are "
-                         "needed for an occupancy or noise statistic; use a larger mask "
-                         "(lower threshold, dilation)")
-    if outside < MIN_MASK_VOXELS:
-        raise InputError(f"the {name} leaves {outside} voxels of solvent; at least "
-                         f"{MIN_MASK_VOXELS} are needed to measure the noise; use a tighter "
-                         "mask or a larger box")
+check_mask_size = core.validate.check_mask_size  # also applied by core.validate.as_mask
 
 
 def check_finite_outputs(arrays):

@@ -23,8 +23,15 @@ def as_volume(volume, name="map"):
     return array
 
 
+# A mask (or its solvent) of fewer voxels holds no noise or occupancy statistic: the
+# 0.25 or 0.9 quantile of n values has a rank SD of sqrt(q (1 - q) / n), 0.03-0.04 at 100
+# voxels, and noise quantiles from fewer than 100 voxels swing from band to band.
+MIN_MASK_VOXELS = 100
+
+
 def as_mask(mask, shape, name="mask"):
-    """A boolean mask on the map's grid that is neither empty nor everything."""
+    """A boolean mask on the map's grid that is neither empty nor everything, with at
+    least ``MIN_MASK_VOXELS`` voxels inside and as many of solvent outside."""
     if mask is None:
         raise InputError(f"a {name} is required: pass a mask file or a threshold")
     array = np.asarray(mask)
@@ -40,7 +47,22 @@ def as_mask(mask, shape, name="mask"):
     if count == array.size:
         raise InputError(f"the {name} covers the whole box, so there is no solvent to "
                          "estimate noise from; use a tighter mask (higher threshold)")
+    check_mask_size(array, name)
     return array
+
+
+def check_mask_size(mask, name="mask"):
+    """Refuse a mask, or a solvent outside it, too small for the methods' statistics."""
+    inside = int(np.count_nonzero(mask))
+    outside = int(np.size(mask) - inside)
+    if inside < MIN_MASK_VOXELS:
+        raise InputError(f"the {name} holds {inside} voxels; at least {MIN_MASK_VOXELS} are "
+                         "needed for an occupancy or noise statistic; use a larger mask "
+                         "(lower threshold, dilation)")
+    if outside < MIN_MASK_VOXELS:
+        raise InputError(f"the {name} leaves {outside} voxels of solvent; at least "
+                         f"{MIN_MASK_VOXELS} are needed to measure the noise; use a tighter "
+                         "mask or a larger box")
 
 
 def as_voxel_size(voxel_size):
