@@ -14,7 +14,10 @@ estimator adds a forward and an inverse FFT per band (power smoothing) and one f
 (solvent power); LocSharpen runs LocBFactor, then its own band sweep on the partition-divided
 map (3 forward and 1 inverse FFT besides). The FFT is timed in the method's own process just
 before and after it (the mean of the two medians of 5), so that on a shared machine the
-floor sees the load the method saw. Methods the installed core lacks are skipped.
+floor sees the load the method saw. ``cpu ratio`` is the same ratio in CPU seconds (all
+threads), which a machine shared with other processes disturbs less than wall time: a
+method's CPU time counts only the cycles it got. Methods the installed core lacks are
+skipped.
 """
 import argparse
 import inspect
@@ -140,26 +143,28 @@ def irfft_time():
     # the method, so that the floor sees the same machine load as the method.
     f = sfft.rfftn(np.random.default_rng(0).random(v.shape, np.float32), workers=threads)
     sfft.irfftn(f, s=v.shape, workers=threads)
-    times = []
+    times, cpu = [], []
     for _ in range(5):
-        t = time.perf_counter(); sfft.irfftn(f, s=v.shape, workers=threads)
+        t, c = time.perf_counter(), time.process_time()
+        sfft.irfftn(f, s=v.shape, workers=threads)
         times.append(time.perf_counter() - t)
-    return float(np.median(times))
+        cpu.append(time.process_time() - c)
+    return float(np.median(times)), float(np.median(cpu))
 
-fft_before = 0.0 if TRACED else irfft_time()
+fft_before, cpu_before = (0.0, 0.0) if TRACED else irfft_time()
 reset_peak()
 base = peak_kib()
 if TRACED:
     tracemalloc.start()   # numpy reports its buffers to tracemalloc
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 result = {call}
-wall = time.perf_counter() - t
+wall, cpu = time.perf_counter() - t, time.process_time() - c
 traced = tracemalloc.get_traced_memory()[1] if TRACED else 0
 peak = peak_kib()
 result = None
-fft_after = 0.0 if TRACED else irfft_time()
-print(json.dumps(dict(wall=wall, peak_kib=peak, base_kib=base, traced=traced,
-                      fft=0.5 * (fft_before + fft_after))))
+fft_after, cpu_after = (0.0, 0.0) if TRACED else irfft_time()
+print(json.dumps(dict(wall=wall, cpu=cpu, peak_kib=peak, base_kib=base, traced=traced,
+                      fft=0.5 * (fft_before + fft_after), fft_cpu=0.5 * (cpu_before + cpu_after))))
 """
 
 FFT_CHILD = r"""
@@ -219,6 +224,7 @@ def main(argv=None):
         print(f"phantom made in {time.perf_counter() - t:.1f} s")
         root = os.path.dirname(HERE)
         print(f"{'method':18s} {'bands':>5s} {'wall s':>8s} {'floor s':>8s} {'ratio':>6s} "
+              f"{'cpu ratio':>9s} "
               f"{'RSS MiB':>9s} {'volumes':>8s} {'base':>5s} {'arrays MiB':>10s} {'volumes':>8s}")
         for method in methods:
             code = dict(root=root, threads=threads, map=map_path, call=CALLS[method],
@@ -234,12 +240,15 @@ def main(argv=None):
             arrays = (r["traced"] + 4 * n ** 3) / 2 ** 20   # + the input map, loaded before
             row = dict(method=method, size=n, threads=threads, bands=k, ffts=count,
                        wall_s=r["wall"],
-                       fft_floor_s=floor, ratio=r["wall"] / floor, peak_rss_mib=peak_mib,
+                       fft_floor_s=floor, ratio=r["wall"] / floor,
+                       cpu_s=r["cpu"], cpu_ratio=r["cpu"] / (count * r["fft_cpu"]),
+                       peak_rss_mib=peak_mib,
                        peak_rss_volumes=peak_mib / volume_mib,
                        base_rss_volumes=r["base_kib"] / 1024 / volume_mib, arrays_mib=arrays,
                        arrays_volumes=arrays / volume_mib, one_irfft_s=r["fft"])
             rows.append(row)
             print(f"{method:18s} {k:5d} {r['wall']:8.1f} {floor:8.1f} {row['ratio']:6.2f} "
+                  f"{row['cpu_ratio']:9.2f} "
                   f"{peak_mib:9.0f} {row['peak_rss_volumes']:8.1f} {row['base_rss_volumes']:5.1f} "
                   f"{arrays:10.0f} "
                   f"{row['arrays_volumes']:8.1f}")

@@ -55,6 +55,7 @@ CASES = {
     "debiased, bw 0.02/Å (issue 10)": dict(bw=0.02, bw_units="inverse_angstrom"),
     "default (debiased, 12 Å window)": dict(),
     "window 16": dict(window=16.0),
+    "window 14": dict(window=14.0),
     "window 10": dict(window=10.0),
     "window 9": dict(window=9.0),
     # The same 12 Å window split differently: less smoothing (0.032) or more (0.04).

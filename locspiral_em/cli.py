@@ -151,18 +151,33 @@ def run_fsc(args):
         (("half map 1", args.half1), ("half map 2", args.half2), ("mask", args.mask)) if path])
     if line:
         warnings.append(line)
-    from .outputs import check_outputs  # before computing: not an input, writable
-    check_outputs({"curve": args.curve, "json": args.json},
-                  {"half map 1": args.half1, "half map 2": args.half2, "mask": args.mask})
-    for path in (args.curve, args.json):
-        if path and os.path.exists(path) and not args.force:
-            raise InputError(f"{path} exists; choose another path or add --force")
-    curve = core.fsc(h1.data, h2.data, h1.voxel_size, mask=mask, workers=args.threads)
+    from . import outputs
+    planned = {k: v for k, v in (("curve", args.curve), ("json", args.json)) if v}
+    # before computing: not an input, writable
+    outputs.check_outputs(planned, {"half map 1": args.half1, "half map 2": args.half2,
+                                    "mask": args.mask})
+    with outputs.run_scope(lambda line: print(line, file=sys.stderr)):
+        if planned:  # one run on these files at a time; then they are one output set
+            outputs.hold(next(iter(planned.values())))
+        for path in planned.values():
+            if os.path.exists(path) and not args.force:
+                raise InputError(f"{path} exists; choose another path or add --force")
+        curve = core.fsc(h1.data, h2.data, h1.voxel_size, mask=mask, workers=args.threads)
+        text, how = _fsc_text(curve, mask)
+        if planned:
+            anchor = outputs.current_anchor()
+            with outputs.OutputSet(anchor, planned) as staged, staged.active():
+                _write_fsc(args, curve, h1.voxel_size, mask, warnings)
+                staged.commit()
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    print(f"fsc: resolution at FSC {curve.threshold}: {text}{how}")
+    return curve
+
+
+def _fsc_text(curve, mask):
+    """The resolution, said truthfully, and how it was measured."""
     corrected = getattr(curve, "corrected", None)
-    if args.curve:
-        table = np.column_stack([curve.frequency, curve.fsc])
-        write_text(args.curve, lambda h: np.savetxt(h, table, header="frequency_1/A fsc",
-                                                     fmt="%.6f"))
     how = ""
     if mask is not None:
         how = " (masked" + ("; corrected for the mask, Chen et al. 2013" if corrected else
@@ -174,14 +189,21 @@ def run_fsc(args):
                 f"{curve.at_nyquist:.2f} there")
     else:
         text = f"{curve.resolution:.2f} Å"
-    for line in warnings:
-        print(f"warning: {line}", file=sys.stderr)
-    print(f"fsc: resolution at FSC {curve.threshold}: {text}{how}")
+    return text, how
+
+
+def _write_fsc(args, curve, voxel_size, mask, warnings):
+    """The curve and the JSON summary (into the active output set)."""
+    corrected = getattr(curve, "corrected", None)
+    if args.curve:
+        table = np.column_stack([curve.frequency, curve.fsc])
+        write_text(args.curve, lambda h: np.savetxt(h, table, header="frequency_1/A fsc",
+                                                     fmt="%.6f"))
     if args.json:
         write_json(args.json, {
             "method": "fsc", "version": __version__, "schema": SCHEMA_VERSION,
             "inputs": {"half1": args.half1, "half2": args.half2, "mask": args.mask},
-            "parameters": {"voxel_size_A": h1.voxel_size, "threshold": curve.threshold},
+            "parameters": {"voxel_size_A": voxel_size, "threshold": curve.threshold},
             "resolution": {"fsc_res_A": curve.resolution,
                            "fsc_beyond_nyquist": bool(curve.beyond_nyquist),
                            "fsc_at_nyquist": float(curve.at_nyquist)},
@@ -189,7 +211,6 @@ def run_fsc(args):
             "results": {"fsc_res_A": curve.resolution, "masked": mask is not None,
                         "corrected": corrected},
             "warnings": warnings})
-    return curve
 
 
 def _same_path(a, b):
@@ -269,8 +290,9 @@ def _add_run(p):
                         "code's economy filter and grid, to reproduce published numbers")
     p.add_argument("-o", "--output", default=None,
                    help="output prefix; files are <prefix>_<name>.mrc, a map extension on "
-                        "the prefix is dropped (default: the input file name without "
-                        "extension)")
+                        "the prefix is dropped; one ending in / is a folder, the files go "
+                        "into it with the default prefix (default: the input file name "
+                        "without extension)")
     p.add_argument("--json", default=None, metavar="FILE",
                    help="also write a JSON summary: inputs, parameters, mask, resolution, "
                         "outputs {name: path}, scene and results, with units in the key "

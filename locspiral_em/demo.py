@@ -88,14 +88,35 @@ def compute_demo(size=SIZE, workers=None, say=None):
 
 
 def run_demo(folder, size=SIZE, workers=None, quiet=False, force=False):
+    """Compute the demo and write it to ``folder`` as one output set (:mod:`..outputs`):
+    locked, staged and committed together or not at all, as a method's run."""
+    from . import outputs
+    folder = os.fspath(folder)
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise InputError(f"{folder} exists and is not a folder; choose another -o folder")
     if int(size) < 32:
         raise InputError(f"--size must be at least 32 voxels, got {size}")
-    if os.path.exists(folder) and os.listdir(folder) and not force:
-        raise InputError(f"{folder} exists and is not empty; choose another -o folder or "
-                         "add --force")
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr))
+    path = lambda name: os.path.join(folder, name)  # noqa: E731
+    # The method maps and scenes join the set as they are written; these are known now.
+    names = ["half1.mrc", "half2.mrc", "map.mrc", "mask.mrc", "summary.txt"]
+    planned = {os.path.splitext(name)[0]: path(name) for name in names}
+    outputs.check_outputs(planned)  # before computing: writable, no folder in the way
+    with outputs.run_scope(lambda line: print(line, file=sys.stderr)):
+        lock = outputs.hold(path("locspiral_demo"))  # one demo per folder at a time
+        mine = os.path.basename(lock.path)
+        if not force and any(name != mine for name in _listdir(folder)):
+            raise InputError(f"{folder} exists and is not empty; choose another -o folder "
+                             "or add --force")
+        return _compute_and_write(folder, path, planned, size, workers, say)
+
+
+def _listdir(folder):
+    return os.listdir(folder) if os.path.isdir(folder) else []
+
+
+def _compute_and_write(folder, path, planned, size, workers, say):
+    from . import outputs
     demo = compute_demo(size, workers, say)
     ph, auto, max_res, out, bf = demo.phantom, demo.auto, demo.max_res, demo.out, demo.bfactor
     mask, maturity, p = auto.mask, demo.maturity, ph.voxel_size
@@ -107,8 +128,6 @@ def run_demo(folder, size=SIZE, workers=None, quiet=False, force=False):
     for label, m in zip(labels, maturity):
         items += [(f"maturity_{label}_occupancy.mrc", m.occupancy),
                   (f"maturity_{label}_missing.mrc", m.missing)]
-    core.write_maps([(os.path.join(folder, name), array) for name, array in items], p)
-    scenes = _write_scenes(folder, ph.map, mask, out, bf, maturity, labels, p)
 
     lines = []
     for j, (name, d, region) in enumerate(zip(("sharp", "blurred", "half-occupied"),
@@ -129,8 +148,15 @@ def run_demo(folder, size=SIZE, workers=None, quiet=False, force=False):
                  f"{100 * auto.box_fraction:.1f}% of the box, covers "
                  + "/".join(f"{c:.0f}" for c in covered) + "% of the domains")
     summary = "\n".join(lines)
-    with open(os.path.join(folder, "summary.txt"), "w") as fh:
-        fh.write(summary + "\n")
+
+    # Maps, scenes (with their display copies) and summary: staged, then renamed into place
+    # together; a failure or Ctrl-C before that leaves the folder as it was.
+    with outputs.OutputSet(outputs.current_anchor(), planned,
+                           order_last=("summary",)) as staged, staged.active():
+        staged.write_maps([(path(name), array) for name, array in items], p)
+        scenes = _write_scenes(folder, ph.map, mask, out, bf, maturity, labels, p)
+        staged.write_text(path("summary.txt"), lambda handle: handle.write(summary + "\n"))
+        staged.commit()
     print(f"demo: wrote {len(items)} maps and {len(scenes)} ChimeraX scenes "
           f"(chimerax {scenes[0]}) to {folder}\n{summary}")
     return folder

@@ -31,9 +31,11 @@ failed rename puts the old files back from their backups.
 
 Test-only fault hook: the environment variable ``LOCSPIRAL_TEST_FAULT=<step>:<action>``
 (several, comma-separated) acts at a named step: ``stage:<output name>`` (after that file's
-temporary is written), ``journal`` (after the commit point), ``commit:<output name>`` (after
-that file was renamed into place), ``done`` (after the last rename), ``rollback:<output
-name>`` (after that file was restored, when a rename failed after the commit point),
+temporary is written), ``backup:<output name>`` (after the old file's backup link was made,
+before the commit point), ``journal`` (after the commit point), ``commit:<output name>``
+(after that file was renamed into place), ``done`` (after the last rename),
+``rollback:<output name>`` (after that file was restored, when a rename failed after the
+commit point),
 ``start`` (lock held, before computing), ``probe`` (the writability probe). Actions:
 ``kill`` (SIGKILL to itself), ``sigint`` (Ctrl-C), ``sleep<seconds>``, or an errno name
 (``ENOSPC``, ``EDQUOT``, ``EROFS``, ``EIO``, ...) raised as that OSError. Never set it
@@ -44,7 +46,9 @@ import contextvars
 import errno
 import json
 import os
+import re
 import signal
+import stat
 import threading
 import time
 import uuid
@@ -120,6 +124,15 @@ def hidden_beside(anchor, suffix):
     return os.path.join(folder, f".{name or 'locspiral'}{suffix}")
 
 
+SYSTEM_FOLDERS = ("/dev", "/proc", "/sys")
+
+
+def _is_system_folder(folder):
+    real = os.path.realpath(folder)
+    return os.name == "posix" and any(real == top or real.startswith(top + "/")
+                                      for top in SYSTEM_FOLDERS)
+
+
 def _existing_ancestor(folder):
     while not os.path.exists(folder):
         parent = os.path.dirname(folder)
@@ -161,7 +174,19 @@ def check_outputs(outputs, inputs=None, what="output"):
         if os.path.isdir(path):
             raise InputError(f"cannot write the {name} {what} {path}: it is a folder; give a "
                              "file path")
+        if path.endswith(tuple(sep for sep in (os.sep, os.altsep) if sep)):
+            # "--json out/" means a folder; written as a file named "out" it would surprise
+            raise InputError(f"cannot write the {name} {what} {path}: a path ending in "
+                             f"{path[-1]} names a folder; give a file path")
+        if os.path.exists(path) and not os.path.isfile(path):
+            # A FIFO or a device: the set's rename would replace it by a plain file.
+            raise InputError(f"cannot write the {name} {what} {path}: it is not a regular "
+                             "file (a FIFO, socket or device); give a file path")
         folder = os.path.dirname(_key(path))
+        if _is_system_folder(folder):
+            raise InputError(f"cannot write the {name} {what} {path}: {folder} holds the "
+                             "system's devices or processes (/dev/stdout and the like would "
+                             "be replaced, not written to); give a file path")
         existing = _existing_ancestor(folder)
         if not os.path.isdir(existing):
             raise InputError(f"cannot write the {name} {what} {path}: {existing} is a file, "
@@ -428,6 +453,14 @@ def _remove(path):
         pass
 
 
+def _backup_name(temp):
+    """The hard-linked backup of the file a temporary replaces (None for a name that is
+    not a set's temporary)."""
+    if not temp.endswith(TEMP_SUFFIX):
+        return None
+    return temp[:-len(TEMP_SUFFIX)] + BACKUP_SUFFIX
+
+
 def recover(anchor, log=None):
     """Finish or undo what an interrupted run on the prefix ``anchor`` left (call with its
     lock held). Returns the journal's state, or None when there was nothing to do."""
@@ -441,6 +474,7 @@ def recover(anchor, log=None):
     for name in names:  # a journal being replaced when the process died
         if name.startswith(base + ".") and name.endswith(".tmp"):
             _remove(os.path.join(folder, name))
+    _remove_stray_temporaries(folder, names, log)
     if not os.path.exists(journal):
         return None
     try:
@@ -470,11 +504,44 @@ def recover(anchor, log=None):
             "interrupted before its outputs were complete (its outputs were not written)")
     for e in entries:
         _remove(e["temp"])
-        if e.get("backup"):
-            _remove(e["backup"])
+        # Killed while making the backups, before the commit point: the journal (still
+        # "staging") names none, but they have their set names; the old files are in place.
+        for backup in {e.get("backup"), _backup_name(e["temp"])} - {None}:
+            _remove(backup)
     _remove(journal)
     _remove_folders(sorted(data.get("folders") or [], key=len, reverse=True))
     return state
+
+
+# ``core.write_maps`` (and, before output sets, every run) stages a map as ``tempfile.mkstemp``
+# names it: ``.tmp-`` + 8 characters of tempfile's alphabet + ``.mrc`` (or ``.txt``). A
+# killed write leaves one behind, with no journal naming it. Its name is random, so the
+# only safe sign that no write is still filling it is its age: an hour without a change
+# (writing a map takes seconds; the file's time moves while it is written).
+STRAY_TEMPORARY = re.compile(r"^\.tmp-[a-z0-9_]{8}\.(mrc|txt)$")
+STRAY_AGE_S = 3600.0
+
+
+def _remove_stray_temporaries(folder, names, log):
+    """Remove the stray ``.tmp-XXXXXXXX.mrc|txt`` files of interrupted writes older than
+    ``STRAY_AGE_S`` in an output folder, and say so."""
+    now = time.time()
+    removed = []
+    for name in sorted(names):
+        if not STRAY_TEMPORARY.match(name):
+            continue
+        path = os.path.join(folder, name)
+        try:
+            info = os.lstat(path)
+            if stat.S_ISREG(info.st_mode) and now - info.st_mtime > STRAY_AGE_S:
+                os.remove(path)
+                removed.append(name)
+        except OSError:
+            continue  # gone already, or not ours to remove: leave it
+    if removed:
+        log(f"removed {len(removed)} temporary file(s) older than an hour left in {folder} "
+            f"by an interrupted write: {', '.join(removed)}")
+    return removed
 
 
 # -- signals ----------------------------------------------------------------------------------
@@ -659,12 +726,13 @@ class OutputSet:
                         os.close(fd)
                     e["had_old"] = os.path.lexists(e["final"])
                     if e["had_old"]:
-                        e["backup"] = e["temp"][:-len(TEMP_SUFFIX)] + BACKUP_SUFFIX
+                        e["backup"] = _backup_name(e["temp"])
                         try:
                             # a second name for the old file, no copy (a symlink stays one)
                             os.link(e["final"], e["backup"], follow_symlinks=False)
                         except OSError:
                             e["backup"] = None
+                        fault(f"backup:{e['name']}", e["final"])
                 for folder in {os.path.dirname(e["final"]) for e in entries}:
                     _sync_folder(folder)
                 _write_journal(self.journal, "commit", entries, self.folders)

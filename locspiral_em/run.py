@@ -670,12 +670,15 @@ def plan_outputs(spec, inputs):
     (:func:`outputs.check_outputs`); takes the prefix's lock and finishes or undoes what an
     interrupted run on it left (:func:`outputs.hold`); then refuses to replace existing
     files without ``force``."""
-    if spec.prefix:
-        prefix = strip_map_extension(os.fspath(spec.prefix))
-    elif spec.method == "maturity":
-        prefix = "maturity"
+    if spec.method == "maturity":
+        default = "maturity"
     else:
-        prefix = os.path.splitext(os.path.basename(inputs.label))[0]
+        default = os.path.splitext(os.path.basename(inputs.label))[0]
+    prefix = strip_map_extension(os.fspath(spec.prefix)) if spec.prefix else default
+    if prefix.endswith(tuple(sep for sep in (os.sep, os.altsep) if sep)):
+        # "-o out/" names a folder: the files go into it with their default names, not
+        # as out/_locspiral.mrc
+        prefix = os.path.join(prefix, default)
     given = dict(spec.paths or {})
     paths = {}
     for name in output_names(spec, inputs):

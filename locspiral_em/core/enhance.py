@@ -52,13 +52,14 @@ def locspiral(volume, mask, voxel_size, min_res, max_res, threshold=0.9, bw=4.5,
     Published EMD-10418 call: p=0.82, min_res 25, max_res 2.96, threshold 0.9, bw 4.5.
     """
     volume, mask, min_res, max_res = prepare(volume, mask, voxel_size, min_res, max_res)
-    noise = noise_voxels(mask, spiral)
+    # The sweep needs only the noise voxels' flat indices (the sample); their boolean map, a
+    # quarter volume, is made again for the standardisation at the end.
+    sample = VoxelSample(noise_voxels(mask, spiral), spiral)
     # The bank works on the map divided by a power of two near its RMS (no copy of the map):
     # band powers stay in float32's range, and M and W, standardised on the noise, do not
     # depend on the map's units.
     bank = FilterBank(volume, voxel_size, bw, spiral, workers, rescale=True)
     kmin, kmax = bank.pixels(min_res), bank.pixels(max_res)
-    sample = VoxelSample(noise, spiral)
     m_acc = np.zeros(volume.shape, np.float32)
     w_acc = np.zeros(volume.shape, np.float32)
     for band in bank.sweep(sweep_frequencies(kmin, kmax), progress, "LocSpiral band"):
@@ -84,8 +85,8 @@ def locspiral(volume, mask, voxel_size, min_res, max_res, threshold=0.9, bw=4.5,
             w_acc[lo:hi] += m
         # Slab by slab in the bank's threads: the chain stays in cache (see Slabs).
         bank.map_slabs(accumulate)
-    band = bank = None  # free the last band and the filter bank before finishing
-    return _finish(m_acc, w_acc, kmax, noise)
+    band = bank = sample = None  # free the last band and the bank before finishing
+    return _finish(m_acc, w_acc, kmax, noise_voxels(mask, spiral))
 
 
 def locbsharpen(volume, mask, voxel_size, min_res, max_res, threshold=0.9, bw=4.5,
@@ -98,7 +99,9 @@ def locbsharpen(volume, mask, voxel_size, min_res, max_res, threshold=0.9, bw=4.
     local Guinier curve at high resolution. W accumulates ``C_i m_i`` / ``C_i a`` alike.
     """
     volume, mask, min_res, max_res = prepare(volume, mask, voxel_size, min_res, max_res)
-    noise = noise_voxels(mask, spiral)
+    # The sweep needs only the noise voxels' flat indices (the sample); their boolean map, a
+    # quarter volume, is made again for the standardisation at the end.
+    sample = VoxelSample(noise_voxels(mask, spiral), spiral)
     # The bank works on the map divided by a power of two near its RMS (no copy of the map):
     # band powers stay in float32's range, and M and W, standardised on the noise, do not
     # depend on the map's units.
@@ -108,7 +111,6 @@ def locbsharpen(volume, mask, voxel_size, min_res, max_res, threshold=0.9, bw=4.
     i0 = int(np.argmin(np.abs(ks - bank.pixels(sharpen_res))))
     m_acc = np.zeros(volume.shape, np.float32)
     w_acc = np.zeros(volume.shape, np.float32)
-    sample = VoxelSample(noise, spiral)
     # The bands from i0 on share one amplitude a (band i0's m), so they are swept first and
     # summed without it, sum C_i c_i and sum C_i, which are multiplied by a once, when band
     # i0 is made again: four FFTs more, and no copy of a (one volume) kept across the sweep.
@@ -139,5 +141,5 @@ def locbsharpen(volume, mask, voxel_size, min_res, max_res, threshold=0.9, bw=4.
             w_acc[lo:hi] += m
         # Slab by slab in the bank's threads (see Slabs).
         bank.map_slabs(accumulate)
-    band = bank = a = None  # free them before finishing
-    return _finish(m_acc, w_acc, kmax, noise)
+    band = bank = a = sample = None  # free them before finishing
+    return _finish(m_acc, w_acc, kmax, noise_voxels(mask, spiral))

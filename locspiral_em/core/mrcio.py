@@ -122,6 +122,9 @@ def read_map(path, voxel_size=None) -> MapData:
     except TypeError:
         raise InputError(f"a map path must be a file name (str, bytes or os.PathLike), got "
                          f"{type(path).__name__}") from None
+    if os.path.isdir(path):
+        raise InputError(f"map file not found: {path} is a folder; give the map's file "
+                         "name")
     if not os.path.isfile(path):
         raise InputError(f"map file not found: {path}")
     try:
@@ -150,8 +153,13 @@ def read_map(path, voxel_size=None) -> MapData:
         raise
     except Exception as exc:  # mrcfile raises ValueError/OSError with terse texts
         raise InputError(f"cannot read {path} as an MRC map: {exc}") from None
-    if data.ndim != 3 or min(data.shape) < 2:
+    if data.ndim != 3:
         raise InputError(f"{path} holds a {data.ndim}-D array {data.shape}, not a 3-D volume")
+    if min(data.shape) < 2:
+        # (1, 32, 32) is a 3-D array but one section thick: an image, not a volume.
+        shape = " x ".join(str(n) for n in data.shape[::-1])
+        raise InputError(f"{path} is {shape} voxels (x, y, z), one voxel thick: an image, "
+                         "not a 3-D volume; give a 3-D map")
     # NXSTART, NYSTART, NZSTART are the first column, row and section: put each on the
     # axis (x, y or z) its file axis runs along. Origin and cell are already x, y, z.
     nstart = [0, 0, 0]

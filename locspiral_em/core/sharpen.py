@@ -47,9 +47,10 @@ first of these that the data support (``SharpenedMap.noise`` says which):
 Measured (benchmarks/results_sharpening.md): on phantoms of 2-4 domains of B 40-250 Å^2 this
 correlates better with the unblurred atoms than the input and global Guinier sharpening in
 every domain (noise from the solvent, or for a soft-masked map from beyond max_res), and
-than LocSpiral and LocBSharpen too where the solvent gives the noise. On a masked map low-passed at max_res without half maps (case 4) it equals the
-input, which global sharpening beats where the map was never sharpened (64^3 phantom, sharp
-domain 0.924 against 0.849) and loses to where it was (the real maps above).
+than LocSpiral and LocBSharpen too where the solvent gives the noise. On a masked map
+low-passed at max_res without half maps (case 4) it equals the input, which global
+sharpening beats where the map was never sharpened (64^3 phantom, sharp domain 0.924
+against 0.851) and loses to where it was (the real maps above).
 """
 import warnings
 from typing import NamedTuple

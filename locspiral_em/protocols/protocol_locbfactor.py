@@ -60,8 +60,9 @@ class LocSpiralProtBFactor(LocSpiralProtBase):
                       expertLevel=params.LEVEL_ADVANCED, label="Amplitude estimator",
                       help="*default*: debiased with the riesz spiral, published with the "
                            "reference one. *debiased*: smoothed band power less the solvent's "
-                           "(band width in 1/Å; empty: the band of the spatial window below). *published*: the paper's "
-                           "SNR-weighted amplitude (band width in Fourier pixels, 4.8).")
+                           "(band width in 1/Å; empty: the band of the spatial window below). "
+                           "*published*: the paper's SNR-weighted amplitude (band width in "
+                           "Fourier pixels, 4.8).")
         form.addParam("window", params.FloatParam, default=None, allowsNull=True,
                       expertLevel=params.LEVEL_ADVANCED,
                       label="Spatial window FWHM (Å, empty: default)",

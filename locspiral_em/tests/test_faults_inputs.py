@@ -299,6 +299,31 @@ def test_mask_leaving_no_solvent_statistic_is_refused(ph):
     assert "leaves 8 voxels of solvent" in one_line(e)
 
 
+@pytest.mark.parametrize("call", ["locspiral", "locbsharpen", "locbfactor", "lococcupancy",
+                                  "locsharpen", "maturity_index"])
+@pytest.mark.parametrize("inside", [1, 99])
+def test_the_python_api_refuses_masks_under_the_minimum(ph, call, inside):
+    """The minimum is the core's (core.validate.as_mask), so the Python API refuses what
+    the run layer refuses: 99 voxels is one short."""
+    mask = np.zeros((N,) * 3, bool)
+    mask.reshape(-1)[:inside] = True
+    args = {"maturity_index": (mask, [ph.map])}.get(call, (ph.map, mask))
+    with pytest.raises(InputError) as e:
+        getattr(core, call)(*args, VOXEL, 12.0, 3.0, workers=1)
+    assert f"holds {inside} voxels; at least 100 are needed" in one_line(e)
+    assert R.MIN_MASK_VOXELS == core.validate.MIN_MASK_VOXELS == 100  # one definition
+
+
+def test_the_python_api_refuses_a_mask_that_leaves_too_little_solvent(ph):
+    mask = np.ones((N,) * 3, bool)
+    mask.reshape(-1)[:99] = False
+    with pytest.raises(InputError) as e:
+        core.lococcupancy(ph.map, mask, VOXEL, 12.0, 3.0, workers=1)
+    assert "leaves 99 voxels of solvent; at least 100" in one_line(e)
+    mask.reshape(-1)[99] = False  # 100 voxels of solvent: enough
+    assert np.isfinite(core.lococcupancy(ph.map, mask, VOXEL, 12.0, 3.0, workers=1)).all()
+
+
 def test_density_map_given_as_mask_is_refused_naming_mask_binarise(ph):
     with pytest.raises(InputError) as e:
         R.run(spec("lococcupancy", map=MapData(ph.map, VOXEL),

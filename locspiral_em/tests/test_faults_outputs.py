@@ -16,11 +16,13 @@ Files are compared by sha256 of their bytes, an MRC file's time-stamped text lab
 """
 import errno
 import hashlib
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 
@@ -40,6 +42,9 @@ STAGE_STEPS = ("stage:occupancy", "stage:mask", "stage:occupancy_display", "stag
                "stage:json")
 COMMIT_STEPS = ("journal", "commit:occupancy", "commit:mask", "commit:scene",
                 "commit:occupancy_display", "commit:json", "done")
+# Between staging and the commit point: the old files get their hard-linked backups (the
+# first and the last of them; a kill there once left the backups behind).
+BACKUP_STEPS = ("backup:occupancy", "backup:json")
 
 
 @pytest.fixture(scope="module")
@@ -165,9 +170,10 @@ def one_error_line(err, *fragments):
 # kill -9 at each write step: the next run finds the old set or the complete new set
 # ======================================================================================
 
-@pytest.mark.parametrize("step", STAGE_STEPS + COMMIT_STEPS)
+@pytest.mark.parametrize("step", STAGE_STEPS + BACKUP_STEPS + COMMIT_STEPS)
 def test_kill_at_each_write_step_then_the_next_run_leaves_one_whole_set(
         step, d, sets, tmp_path, monkeypatch, capsys):
+    before_commit = step not in COMMIT_STEPS
     put_old(sets, tmp_path)
     killed = subprocess_run(argv(d, "--force"), tmp_path, f"{step}:kill")
     assert killed.returncode == -signal.SIGKILL, killed.stderr
@@ -176,7 +182,7 @@ def test_kill_at_each_write_step_then_the_next_run_leaves_one_whole_set(
     # old bytes or the new bytes (the renames are atomic).
     for name in SET:
         assert after_kill[name] in (sets[1][name], sets[2][name]), name
-    if step in STAGE_STEPS:  # before the commit point the old set is untouched
+    if before_commit:  # before the commit point the old set is untouched
         assert {k: after_kill[k] for k in SET} == sets[1]
     assert any(".locspiral-" in name for name in after_kill)  # journal, temporaries
 
@@ -185,11 +191,11 @@ def test_kill_at_each_write_step_then_the_next_run_leaves_one_whole_set(
     monkeypatch.chdir(tmp_path)
     rc, out, err = main(argv(d), capsys)
     assert rc == 2 and "exists; choose another --output prefix or add --force" in err
-    if step in STAGE_STEPS:
+    if before_commit:
         assert_old(tmp_path, sets)
     else:
         assert snapshot(tmp_path) == sets[2]  # the whole new set, nothing else
-    assert ("removed the temporary files" if step in STAGE_STEPS else
+    assert ("removed the temporary files" if before_commit else
             "finished writing the outputs") in err
 
 
@@ -223,7 +229,7 @@ def test_kill_while_rolling_back_a_failed_commit_restores_the_old_set(
 # Ctrl-C at each step: the truth on stderr, and nothing or everything written
 # ======================================================================================
 
-@pytest.mark.parametrize("step", ("start",) + STAGE_STEPS + COMMIT_STEPS)
+@pytest.mark.parametrize("step", ("start",) + STAGE_STEPS + BACKUP_STEPS + COMMIT_STEPS)
 def test_ctrl_c_at_each_step_says_what_was_written(step, d, sets, tmp_path, monkeypatch,
                                                    capsys):
     put_old(sets, tmp_path)
@@ -232,8 +238,9 @@ def test_ctrl_c_at_each_step_says_what_was_written(step, d, sets, tmp_path, monk
     rc, out, err = main(argv(d, "--force"), capsys)
     assert rc == 130
     last = err.strip().splitlines()[-1]
-    if step in COMMIT_STEPS:
-        # Ctrl-C is held while the files are renamed: the set is completed, then it stops.
+    if step in BACKUP_STEPS + COMMIT_STEPS:
+        # Ctrl-C is held from the backups to the last rename: the set is completed, then it
+        # stops.
         assert last == "interrupted after the outputs were complete: all 5 files were written"
         assert snapshot(tmp_path) == sets[2]
     else:
@@ -583,3 +590,208 @@ def test_a_set_left_without_commit_leaves_nothing(tmp_path):
         staged.write_text(tmp_path / "b.txt", lambda h: h.write("not announced"))
         assert (tmp_path / "a.txt").exists() is False
     assert os.listdir(tmp_path) == []
+
+
+# ======================================================================================
+# `locspiral-em demo` and `fsc`: their files are one output set too
+# ======================================================================================
+
+DEMO = ["--size", "32", "-q", "--threads", "1"]  # 32^3: the whole demo in about 2 s
+
+
+def demo_argv(folder, *extra):
+    return ["demo", "-o", str(folder), *DEMO, *extra]
+
+
+@pytest.fixture(scope="module")
+def demo_set(tmp_path_factory):
+    """Snapshot of an uninterrupted demo folder (maps, scenes, display copies, summary)."""
+    folder = tmp_path_factory.mktemp("demo") / "demo"
+    assert cli.main(demo_argv(folder)) == 0
+    files = snapshot(folder)
+    assert "summary.txt" in files and not any(n.startswith(".") for n in files)
+    return files
+
+
+def test_demo_ctrl_c_before_the_set_is_complete_writes_no_file(tmp_path, monkeypatch,
+                                                               capsys):
+    monkeypatch.setenv(FAULT_ENV, "stage:summary:sigint")  # the set's last staged file
+    rc, out, err = main(demo_argv(tmp_path / "demo"), capsys)
+    assert rc == 130
+    assert err.strip().splitlines()[-1] == ("interrupted; nothing was written (existing "
+                                            "outputs are unchanged)")
+    assert os.listdir(tmp_path) == []  # not even the folder the demo created
+
+
+def test_demo_ctrl_c_while_renaming_completes_the_set_and_says_so(demo_set, tmp_path,
+                                                                  monkeypatch, capsys):
+    monkeypatch.setenv(FAULT_ENV, "commit:map:sigint")
+    rc, out, err = main(demo_argv(tmp_path / "demo"), capsys)
+    assert rc == 130
+    assert err.strip().splitlines()[-1] == ("interrupted after the outputs were complete: "
+                                            f"all {len(demo_set)} files were written")
+    assert snapshot(tmp_path / "demo") == demo_set
+
+
+def test_demo_full_disk_is_one_line_and_leaves_the_old_folder(demo_set, tmp_path,
+                                                              monkeypatch, capsys):
+    folder = tmp_path / "demo"
+    assert cli.main(demo_argv(folder)) == 0
+    capsys.readouterr()
+    before = {name: (folder / name).read_bytes() for name in os.listdir(folder)}
+    monkeypatch.setenv(FAULT_ENV, "stage:bfactor_display:ENOSPC")  # the scenes' copies
+    rc, out, err = main(demo_argv(folder, "--force"), capsys)
+    assert rc == 1 and out == ""
+    one_error_line(err, "cannot write", "bfactor_display.mrc: No space left on device",
+                   "nothing was written")
+    assert {name: (folder / name).read_bytes() for name in os.listdir(folder)} == before
+
+
+def test_demo_killed_while_staging_is_cleaned_up_by_the_next_demo(demo_set, tmp_path,
+                                                                  monkeypatch, capsys):
+    folder = tmp_path / "demo"
+    killed = subprocess_run(demo_argv(folder), tmp_path, "stage:summary:kill")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    left = os.listdir(folder)
+    assert left and all(name.startswith(".") for name in left)  # temporaries, journal, lock
+    # The next demo finds an "empty" folder (only the dead run's leftovers), cleans up and
+    # writes the whole set.
+    rc, out, err = main(demo_argv(folder), capsys)
+    assert rc == 0, err
+    assert "removed the temporary files of an earlier run" in err
+    assert snapshot(folder) == demo_set
+
+
+def test_demo_refuses_a_folder_another_demo_is_writing(tmp_path, capsys):
+    folder = tmp_path / "demo"
+    with outputs.PrefixLock(folder / "locspiral_demo"):
+        rc, out, err = main(demo_argv(folder, "--force"), capsys)
+        assert rc == 2
+        one_error_line(err, f"another locspiral-em run (pid {os.getpid()})")
+        assert os.listdir(folder) == [".locspiral_demo.locspiral-lock"]
+    assert not folder.exists()  # the lock made the folder; releasing it removed both
+
+
+def fsc_argv(d, *extra):
+    return ["fsc", str(d / "h1.mrc"), str(d / "h2.mrc"), "--threads", "1",
+            "--curve", "c.txt", "--json", "c.json", *extra]
+
+
+@pytest.fixture(scope="module")
+def halves(d):
+    ph = core.make_phantom((N,) * 3, VOXEL, noise=0.5, seed=1)
+    core.write_map(d / "h1.mrc", ph.half1, VOXEL)
+    core.write_map(d / "h2.mrc", ph.half2, VOXEL)
+    return d
+
+
+@pytest.mark.parametrize("step", ("stage:curve", "stage:json"))
+def test_fsc_full_disk_writes_neither_the_curve_nor_the_json(step, halves, tmp_path,
+                                                             monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(FAULT_ENV, f"{step}:ENOSPC")
+    rc, out, err = main(fsc_argv(halves), capsys)
+    assert rc == 1 and out == ""
+    one_error_line(err, "No space left on device", "nothing was written")
+    assert os.listdir(tmp_path) == []
+
+
+def test_fsc_killed_after_the_commit_point_is_finished_by_the_next_fsc(halves, tmp_path,
+                                                                       monkeypatch, capsys):
+    killed = subprocess_run(fsc_argv(halves), tmp_path, "commit:curve:kill")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert not (tmp_path / "c.json").exists()  # the JSON is renamed last
+    monkeypatch.chdir(tmp_path)
+    rc, out, err = main(fsc_argv(halves), capsys)  # no --force: refused, after finishing
+    assert rc == 2 and "finished writing the outputs" in err and "c.txt exists" in err
+    assert sorted(os.listdir(tmp_path)) == ["c.json", "c.txt"]
+    curve = np.loadtxt(tmp_path / "c.txt")
+    summary = json.loads((tmp_path / "c.json").read_text())
+    assert summary["outputs"] == {"curve": "c.txt"} and curve.shape[1] == 2
+
+
+def test_fsc_ctrl_c_while_renaming_writes_both_files_and_says_so(halves, tmp_path,
+                                                                 monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(FAULT_ENV, "commit:curve:sigint")
+    rc, out, err = main(fsc_argv(halves), capsys)
+    assert rc == 130
+    assert err.strip().splitlines()[-1] == ("interrupted after the outputs were complete: "
+                                            "all 2 files were written")
+    assert sorted(os.listdir(tmp_path)) == ["c.json", "c.txt"]
+
+
+# ======================================================================================
+# Stray `.tmp-XXXXXXXX.mrc` files of interrupted writes (core.write_maps, older versions)
+# ======================================================================================
+
+def test_stray_temporaries_older_than_an_hour_are_removed_and_said(d, tmp_path, monkeypatch,
+                                                                   capsys):
+    monkeypatch.chdir(tmp_path)
+    fd, made = tempfile.mkstemp(prefix=".tmp-", suffix=".mrc", dir=tmp_path)  # as write_maps
+    os.close(fd)
+    stray = os.path.basename(made)
+    keep = [".tmp-abcdefgh.mrc",   # fresh: a write may be filling it now
+            ".tmp-short.mrc",      # not a mkstemp name
+            "tmp-abcdefgh.mrc"]    # not hidden: the user's
+    for name in keep + [".tmp-ijklmnop.txt"]:
+        (tmp_path / name).write_text("x")
+    hours_ago = time.time() - 2 * 3600
+    for name in (stray, ".tmp-ijklmnop.txt", ".tmp-short.mrc", "tmp-abcdefgh.mrc"):
+        os.utime(tmp_path / name, (hours_ago, hours_ago))
+    rc, out, err = main(argv(d), capsys)
+    assert rc == 0, err
+    assert f"removed 2 temporary file(s) older than an hour left in {tmp_path}" in err
+    assert stray in err and ".tmp-ijklmnop.txt" in err
+    assert sorted(n for n in os.listdir(tmp_path) if n.startswith(("tmp", ".tmp"))) == \
+        sorted(keep)
+
+
+# ======================================================================================
+# Paths found by attacking the command line by hand
+# ======================================================================================
+
+def test_a_json_path_ending_in_a_slash_is_refused_not_written_as_a_file(d, tmp_path,
+                                                                       monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # before: `--json newd/` wrote a JSON file named "newd"
+    refused(argv(d, json="newd/"), capsys, tmp_path,
+            "cannot write the json output newd/: a path ending in / names a folder")
+
+
+def test_a_prefix_ending_in_a_slash_writes_into_that_folder_with_default_names(
+        d, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # before: out/_occupancy.mrc, out/_mask.mrc
+    rc, out, err = main(argv(d, prefix="out/", json=None), capsys)
+    assert rc == 0, err
+    assert sorted(os.listdir(tmp_path / "out")) == ["map_mask.mrc", "map_occupancy.cxc",
+                                                    "map_occupancy.mrc",
+                                                    "map_occupancy_display.mrc"]
+
+
+def test_a_fifo_output_is_refused_not_replaced_by_a_file(d, tmp_path, monkeypatch, capsys):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs here")
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo("x.json")  # before: --force replaced the FIFO (its reader waits forever)
+    refused(argv(d, "--force"), capsys, tmp_path,
+            "cannot write the json output x.json: it is not a regular file (a FIFO")
+    assert stat_is_fifo(tmp_path / "x.json")
+
+
+def stat_is_fifo(path):
+    import stat
+    return stat.S_ISFIFO(os.lstat(path).st_mode)
+
+
+@pytest.mark.skipif(os.name != "posix" or not os.path.exists("/dev/null"),
+                    reason="no /dev here")
+@pytest.mark.parametrize("path", ["/dev/null", "/dev/stdout"])
+def test_devices_and_dev_stdout_are_refused_before_anything_is_written(path):
+    """As root /dev is writable: the set's rename would replace /dev/stdout (a link) or
+    /dev/null (a device) with a plain file. Only the check runs here: it refuses before
+    its writability probe."""
+    with pytest.raises(core.InputError) as info:
+        outputs.check_outputs({"json": path})
+    text = str(info.value)
+    assert "\n" not in text and f"cannot write the json output {path}" in text
+    assert "not a regular file" in text or "/dev holds the system's devices" in text

@@ -314,7 +314,9 @@ def test_map_without_a_noise_estimate_is_given_back_unsharpened(deposited_like, 
     max_res (float32 round-off: 1e-5 of the SD), never a guess.
     Measured, correlation all / sharp / blurred ball: masked, low-passed: input 0.663 /
     0.851 / 0.402, global sharpening 0.676 / 0.924 / 0.320; thresholded: input 0.602 /
-    0.791 / 0.313, global 0.700 / 0.935 / 0.333; LocSharpen = input. On such never-sharpened
+    0.791 / 0.313, global 0.700 / 0.935 / 0.333; LocSharpen = the input low-passed (masked,
+    low-passed: 0.663 / 0.849 / 0.405, the mask's edge having put back a little beyond
+    max_res). On such never-sharpened
     maps a global boost helps the sharp ball; on the real deposited maps it lowered every
     figure (benchmarks/results_sharpening.md), and nothing in the map tells them apart.
     (Thresholded maps first took the beyond-max_res noise; the EMD-21457 segment then fell

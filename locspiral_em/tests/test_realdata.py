@@ -544,10 +544,11 @@ class RealMapTest(unittest.TestCase):
         f = self.f
         # Masked (71 % of the box 0) and low-passed at 3.2 Å (power per coefficient beyond
         # it 0.15 of what the spectrum inside predicts), no half maps: no noise estimate, so
-        # LocSharpen gives the map back low-passed at 3.2 Å and says so. Measured: 0.724 against the input's
-        # 0.723 and global sharpening's 0.708 (the map is already sharper than the model:
-        # Guinier B -11 against -54 Å^2 over 15-3.2 Å, so any boost lowers the figure; the
-        # earlier LocSharpen, trusting the masked solvent's near-zero noise, gave 0.705).
+        # LocSharpen gives the map back low-passed at 3.2 Å and says so. Measured: 0.724
+        # against the input's 0.723 and global sharpening's 0.707 (the map is already
+        # sharper than the model: Guinier B -11 against -54 Å^2 over 15-3.2 Å, so any boost
+        # lowers the figure; the earlier LocSharpen, trusting the masked solvent's near-zero
+        # noise, gave 0.700).
         self.assertEqual(f.get("locsharpen_noise"), "none")
         self.assertTrue(any("NOT sharpened" in w
                             for w in self.s["locsharpen"]["warnings"]))
