@@ -499,6 +499,16 @@ def _standard_fds():
                 os.close(null)
 
 
+# Control characters in a message (a file name with a newline in it) are shown escaped, as
+# ls does: the error is always one line.
+_CONTROL = {c: f"\\x{c:02x}" for c in range(32)}
+_CONTROL.update({ord("\n"): "\\n", ord("\t"): "\\t", ord("\r"): "\\r", 127: "\\x7f"})
+
+
+def _one_line(message):
+    return str(message).translate(_CONTROL)
+
+
 def _interrupted_line():
     """The truth about the outputs when Ctrl-C stopped the run."""
     from . import outputs
@@ -509,13 +519,46 @@ def _interrupted_line():
     return "interrupted; nothing was written (existing outputs are unchanged)"
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (a scheduler's cancel, a closed terminal): the run stops as on
+    Ctrl-C, so a staged output set is removed and the truth is said."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum, frame):
+    raise Stopped(signum)
+
+
+def _stop_signals():
+    """Turn SIGTERM and SIGHUP into :class:`Stopped` where they would kill the process
+    outright (their default; a parent's choice, e.g. nohup ignoring SIGHUP, is kept).
+    Returns the handlers to put back."""
+    import signal
+    import threading
+    old = {}
+    if threading.current_thread() is not threading.main_thread():
+        return old
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None and signal.getsignal(sig) == signal.SIG_DFL:
+            old[sig] = signal.signal(sig, _stop)
+    return old
+
+
 def main(argv=None):
+    import signal
     _standard_fds()
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _SafeStream(sys.stdout), _SafeStream(sys.stderr)
+    handlers = _stop_signals()
     try:
         return _main(argv)
     finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
         sys.stdout, sys.stderr = saved
 
 
@@ -527,21 +570,21 @@ def _main(argv):
     try:
         args.func(args)
     except OutputError as exc:  # the disk failed, not the input: nothing was written
-        print(f"locspiral-em {args.command}: error: {exc}", file=sys.stderr)
+        print(f"locspiral-em {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except InputError as exc:
-        print(f"locspiral-em {args.command}: error: {exc}", file=sys.stderr)
+        print(f"locspiral-em {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except MemoryError:
         print(f"locspiral-em {args.command}: error: out of memory; use a smaller box or a "
               "machine with more memory", file=sys.stderr)
         return 3
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print(f"\n{_interrupted_line()}", file=sys.stderr)
-        return 130
+        return 128 + getattr(exc, "signum", 2)  # 130 for Ctrl-C, 143 for SIGTERM
     except OSError as exc:  # reading or writing outside the output set (demo, fsc)
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"locspiral-em {args.command}: error: {where}{exc.strerror or exc}",
+        print(f"locspiral-em {args.command}: error: {_one_line(where)}{exc.strerror or exc}",
               file=sys.stderr)
         return 1
     return 0

@@ -125,6 +125,25 @@ def hidden_beside(anchor, suffix):
 
 
 SYSTEM_FOLDERS = ("/dev", "/proc", "/sys")
+# A set's temporary is ".<file name>.<pid>-<8 hex><TEMP_SUFFIX>" (its backup the same
+# length): up to this many bytes more than the file's own name (pids have up to 7 digits).
+TEMP_NAME_EXTRA = len(".") + len(".") + 7 + 1 + 8 + max(len(TEMP_SUFFIX), len(BACKUP_SUFFIX))
+
+
+def _check_name_length(name, what, path, folder):
+    """Refuse, before any work, a file name whose temporary would be too long for the
+    file system (it would fail only when the set is written, after the computation)."""
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        limit = 255
+    base = os.path.basename(_key(path))
+    size = len(os.fsencode(base)) + TEMP_NAME_EXTRA
+    if limit and size > limit:
+        raise InputError(f"cannot write the {name} {what} {path}: its name is too long for "
+                         f"this file system ({len(os.fsencode(base))} bytes; the output set "
+                         f"stages it under a name {TEMP_NAME_EXTRA} bytes longer, at most "
+                         f"{limit}); choose a shorter --output prefix or path")
 
 
 def _is_system_folder(folder):
@@ -191,6 +210,7 @@ def check_outputs(outputs, inputs=None, what="output"):
         if not os.path.isdir(existing):
             raise InputError(f"cannot write the {name} {what} {path}: {existing} is a file, "
                              "not a folder; choose another path")
+        _check_name_length(name, what, path, existing)
         if existing in probed:
             continue
         try:

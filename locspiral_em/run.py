@@ -552,7 +552,7 @@ def default_mask(volume, voxel_size, threshold=None, lowpass=D.MASK_LOWPASS, dil
     kwargs = dict(threshold=threshold, lowpass=lowpass, workers=workers)
     if dilation is not None:
         kwargs["dilation"] = dilation
-    return masking.auto_mask(volume, voxel_size, **kwargs)
+    return core.auto_mask(volume, voxel_size, **kwargs)  # scale-free (core.scale)
 
 
 def make_mask(spec, inputs):
@@ -675,9 +675,9 @@ def plan_outputs(spec, inputs):
     else:
         default = os.path.splitext(os.path.basename(inputs.label))[0]
     prefix = strip_map_extension(os.fspath(spec.prefix)) if spec.prefix else default
-    if prefix.endswith(tuple(sep for sep in (os.sep, os.altsep) if sep)):
-        # "-o out/" names a folder: the files go into it with their default names, not
-        # as out/_locspiral.mrc
+    if os.path.basename(prefix) in ("", ".", ".."):
+        # "-o out/", "-o ." name a folder: the files go into it with their default names,
+        # not as out/_locspiral.mrc or the hidden ._locspiral.mrc
         prefix = os.path.join(prefix, default)
     given = dict(spec.paths or {})
     paths = {}

@@ -42,6 +42,10 @@ maturity_index = scale_free(arrays=("mature_map",), array_lists=("immature_maps"
 locsharpen = scale_free(array_lists=("half_maps",), log_args=("amplitude",),
                         restore=linear_fields("map"))(_sharpen.locsharpen)
 global_sharpen = scale_free(restore=linear_fields("map"))(_sharpen.global_sharpen)
+# The automatic mask's low-pass sums the map: a map near float32's limit (1e38) overflows
+# there. Its threshold is in the map's units (given and returned).
+auto_mask = scale_free(linear_args=("threshold",), restore=linear_fields("threshold"))(
+    auto_mask)
 
 __all__ = [
     "locspiral", "locbsharpen", "locsharpen", "global_sharpen", "locbfactor", "lococcupancy",

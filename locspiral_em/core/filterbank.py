@@ -22,11 +22,13 @@ Two modes:
     pixel off DC for even N, and filters normalised to unit sum. Cubic boxes only.
 
 Memory (riesz mode): the bank keeps the map's transform and, for its bands, one half-grid
-complex buffer and one volume, about three volumes in all. Each inverse FFT writes its real
-result into the buffer that held its spectrum (a half-grid row holds a real row), the band's
-components are made one after another with the amplitude summed as they come, and b, made
-last, stays in that buffer. Bands are produced one at a time, so memory does not grow with
-the number of bands.
+complex buffer and one volume (m), about three volumes in all (6.5 before). A band's four
+spectra are made one after another in that buffer, the shell evaluated again for each (no
+stored |q| or shell): after the complex stage of each Riesz component's inverse FFT, each
+slab of planes is transformed along x into a small array, its square added to m, and its
+planes of the buffer refilled with the next spectrum; b, made last, is written into the
+buffer's own memory. Bands are produced one at a time, so memory does not grow with the
+number of bands.
 
 Speed (riesz mode): a band costs about its four inverse FFTs. The shell is evaluated only
 within ``SHELL_REACH`` band widths of its centre, where it is not negligible, and the inverse
@@ -240,6 +242,7 @@ class FilterBank:
             w[-1] = 1.0
         self._half_weight = w
         self._work = None
+        self._box_cache = (None, {})
         self._spectrum = self._forward(volume)
 
     def _forward(self, volume):
@@ -361,38 +364,22 @@ class FilterBank:
             return self._band_reference(k)
         return self._band_riesz(k)
 
-    def _real_view(self, spectrum):
-        """The real volume that shares ``spectrum``'s memory: each row of the half grid
-        (nx//2 + 1 complex numbers) holds a row of nx floats and a little padding, so plane z
-        of both lies in the same bytes."""
-        return spectrum.view(np.float32)[..., :self.shape[2]]
-
     def _inverse(self, spectrum, out=None, support=None):
         """Inverse real FFT that uses ``spectrum`` (half grid) as its scratch space, written
-        into ``out`` when given; ``out`` may be ``_real_view(spectrum)`` (in place).
+        into ``out`` when given.
 
         ``irfftn`` would copy the spectrum into a temporary for its complex stage and allocate
         its result; doing the complex stage in place and the last axis into a kept buffer
-        saves that memory and the page faults of fresh volumes every band. The last stage
-        in place is safe: pocketfft reads each row (a few rows at a time) into its own buffer
-        before it writes that row's output, and a row's output lies inside the row's input.
+        saves that memory and the page faults of fresh volumes.
 
         ``support = (za, zb, xa)`` says the spectrum is 0 outside the planes ``[0, za)`` and
         ``[zb, nz)`` and the columns ``[0, xa)`` (a shell's box, see ``_fill_slab``). The
         complex stage then transforms along y only those planes' first ``xa`` columns, and
         along z only the first ``xa`` columns: the transforms of zero columns are zero.
         """
-        if support is not None and _c2c is not None:
-            za, zb, xa = support
-            for z0, z1 in ((0, za), (zb, self.shape[0])):
-                if z1 > z0:
-                    part = spectrum[z0:z1, :, :xa]
-                    _c2c(part, (1,), False, 2, part, self.workers)   # 2: divide by n
-            part = spectrum[:, :, :xa]
-            _c2c(part, (0,), False, 2, part, self.workers)
-        else:
-            spectrum = sfft.ifftn(spectrum, axes=(0, 1), overwrite_x=True,
-                                  workers=self.workers)
+        if support is None:
+            support = (self.shape[0], self.shape[0], spectrum.shape[2])
+        self._complex_stage(spectrum, support)
         if out is not None and _c2r is not None:
             # scipy's own kernel behind irfft, called with an output buffer (2: divide by n).
             return _c2r(spectrum, (2,), self.shape[2], False, 2, out, self.workers)
@@ -427,7 +414,6 @@ class FilterBank:
         """
         za, zb, _ = support
         ny, nx_half = self._half_shape[1:]
-        qz, qy, qx = (a.ravel() for a in (self._qz, self._qy, self._qx))
         scale = np.float32(-1.0 / (2.0 * self.bw ** 2))
         weight = np.float32(weight)
         # The half-grid weights (1 on the x = 0 and x = N/2 planes, 2 elsewhere) in the energy
@@ -456,11 +442,10 @@ class FilterBank:
                 if weight != 1:
                     h *= weight
             else:
-                with np.errstate(divide="ignore", invalid="ignore"):  # per thread
-                    np.divide(weight, q, out=q)       # weight / |q|: inf at DC, 0 inf there
-                    h *= q
                 if dc:
-                    h[0, 0, 0] = 0
+                    q[0, 0, 0] = 1   # h is 0 there: no 0/0 (and no errstate, costly per box)
+                np.divide(weight, q, out=q)
+                h *= q
             target = out[at]
             np.multiply(self._spectrum[at], h, out=target)
             if multiplier is not None:
@@ -476,10 +461,7 @@ class FilterBank:
             if not inside:
                 out[z0:z1] = 0
                 continue
-            near = float(np.abs(qz[z0:z1]).min())
-            rest = np.sqrt(max(reach * reach - near * near, 0.0))
-            ya, yb = _support(qy, rest)
-            x1 = _support(qx, rest)[0]
+            ya, yb, x1 = self._rows_and_columns(reach, z0, z1)
             out[z0:z1, ya:yb] = 0
             out[z0:z1, :ya, x1:] = 0
             out[z0:z1, yb:, x1:] = 0
@@ -489,6 +471,21 @@ class FilterBank:
                 total += box(z0, z1, yb, ny, x1)
         return total
 
+    def _rows_and_columns(self, reach, z0, z1):
+        """``(ya, yb, x1)``: the rows ``[0, ya)``, ``[yb, ny)`` and columns ``[0, x1)`` of
+        planes ``[z0, z1)`` where ``qz^2 + qy^2`` (resp. ``qz^2 + qx^2``) may be below
+        ``reach^2``; kept for the band (the same for its four spectra)."""
+        cache = self._box_cache
+        if cache[0] != reach:   # a new band (a race of two threads here only recomputes)
+            cache = self._box_cache = (reach, {})
+        found = cache[1].get((z0, z1))
+        if found is None:
+            near = float(np.abs(self._qz.ravel()[z0:z1]).min())
+            rest = np.sqrt(max(reach * reach - near * near, 0.0))
+            ya, yb = _support(self._qy.ravel(), rest)
+            found = cache[1][(z0, z1)] = (ya, yb, _support(self._qx.ravel(), rest)[0])
+        return found
+
     def _shell_spectrum(self, k, out, weight=1.0, multiplier=None):
         """``_fill_slab`` on every slab in the bank's threads: returns the shell's full-grid
         energy and the support ``(za, zb, xa)`` for ``_inverse``."""
@@ -497,10 +494,33 @@ class FilterBank:
             out, lo, hi, k, reach, support, weight, multiplier, energy=True)))
         return energy, support
 
+    def _complex_stage(self, spectrum, support):
+        """The complex stage of ``_inverse`` (along z and y, in place, pruned to
+        ``support``)."""
+        if _c2c is None:
+            spectrum[...] = sfft.ifftn(spectrum, axes=(0, 1), workers=self.workers)
+            return
+        za, zb, xa = support
+        for z0, z1 in ((0, za), (zb, self.shape[0])):
+            if z1 > z0:
+                part = spectrum[z0:z1, :, :xa]
+                _c2c(part, (1,), False, 2, part, self.workers)   # 2: divide by n
+        part = spectrum[:, :, :xa]
+        _c2c(part, (0,), False, 2, part, self.workers)
+
+    def _real_rows(self, spectrum, lo, hi, workers=1):
+        """The last stage of the inverse real FFT (along x) of planes ``[lo, hi)``, after
+        ``_complex_stage``, into a new slab-sized array (it stays in cache)."""
+        part = spectrum[lo:hi]
+        if _c2r is None:
+            return sfft.irfft(part, n=self.shape[2], axis=2, workers=workers)
+        out = np.empty((hi - lo,) + self.shape[1:], np.float32)
+        return _c2r(part, (2,), self.shape[2], False, 2, out, workers)
+
     def _band_riesz(self, k, reuse=False):
-        # Memory: the map's transform and two buffers, one half-grid spectrum (whose memory
-        # each inverse FFT overwrites with its real result, and which ends holding b) and m.
-        # They live as long as the bank when reused: big fresh arrays cost page faults.
+        # Memory: the map's transform and two buffers, one half-grid spectrum (refilled for
+        # each component, and which ends holding b) and m. They live as long as the bank
+        # when reused: big fresh arrays cost page faults.
         if reuse:
             if self._work is None:
                 self._work = (np.empty(self._half_shape, np.complex64),
@@ -509,40 +529,40 @@ class FilterBank:
         else:
             spectrum = np.empty(self._half_shape, np.complex64)
             m = np.empty(self.shape, np.float32)
-        real = self._real_view(spectrum)
         reach, support = self._shell_support(k)
         rz, ry, rx = self._riesz_multipliers
 
-        def fill(lo, hi, weight, multiplier):
-            self._fill_slab(spectrum, lo, hi, k, reach, support, weight, multiplier)
-
-        # The Riesz components first and b last, so that b is left in the spectrum's memory:
-        # m = sqrt(((R_z^2 + R_y^2) + R_x^2) + b^2). R_z's spectrum is made with the
-        # unnormalised shell while its energy is summed; the unit-energy factor 1/sqrt(energy)
-        # is then applied to R_z in real space and folded into the other three spectra. Each
-        # pass also does the real-space work that the previous inverse FFT made possible,
-        # plane by plane: a slab's real values are used before its spectrum is written.
+        # The Riesz components first and b last, m = sqrt(((R_z^2 + R_y^2) + R_x^2) + b^2).
+        # R_z's spectrum is made with the unnormalised shell while its energy is summed; the
+        # unit-energy factor 1/sqrt(energy) is then applied to R_z in real space and folded
+        # into the other three spectra. After the complex stage of a component's inverse FFT,
+        # each slab of planes is transformed along x into a small array, squared into m, and
+        # its planes of the spectrum, read, are refilled with the next component's.
         energy, _ = self._shell_spectrum(k, spectrum, 1.0, rz)
         norm = np.float32(1.0 / np.sqrt(energy))
-        self._inverse(spectrum, real, support)                 # R_z, unnormalised
 
-        def after_z(lo, hi):
-            rs = real[lo:hi]
-            rs *= norm
-            np.multiply(rs, rs, out=m[lo:hi])
-            fill(lo, hi, norm, ry)
-        self.slabs.map(after_z)
-        self._inverse(spectrum, real, support)                 # R_y
+        def component(lo, hi, first, multiplier):
+            r = self._real_rows(spectrum, lo, hi)
+            if first:
+                r *= norm
+                np.multiply(r, r, out=m[lo:hi])
+            else:
+                r *= r
+                m[lo:hi] += r
+            self._fill_slab(spectrum, lo, hi, k, reach, support, norm, multiplier)
 
-        def add_square(lo, hi, multiplier):
-            rs = real[lo:hi]
-            rs *= rs
-            m[lo:hi] += rs
-            fill(lo, hi, norm, multiplier)
-        self.slabs.map(lambda lo, hi: add_square(lo, hi, rx))
-        self._inverse(spectrum, real, support)                 # R_x
-        self.slabs.map(lambda lo, hi: add_square(lo, hi, None))
-        b = self._inverse(spectrum, real, support)             # b
+        for first, multiplier in ((True, ry), (False, rx), (False, None)):   # R_z, R_y, R_x
+            self._complex_stage(spectrum, support)
+            self.slabs.map(lambda lo, hi: component(lo, hi, first, multiplier))
+
+        # b, written contiguously into the spectrum's own memory: plane z of b lies before
+        # plane z of the half grid (a half-grid row is longer than a real row), so, slab
+        # after slab in order, b's planes only cover planes already transformed.
+        self._complex_stage(spectrum, support)
+        b = spectrum.view(np.float32).reshape(-1)[:int(np.prod(self.shape))]
+        b = b.reshape(self.shape)
+        for lo, hi in self.slabs.blocks:
+            b[lo:hi] = self._real_rows(spectrum, lo, hi, self.workers)
 
         def amplitude(lo, hi):
             ms = m[lo:hi]

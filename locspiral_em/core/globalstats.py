@@ -17,7 +17,9 @@ def average_half_maps(half1, half2):
     half1 = as_volume(half1, "half map 1")
     half2 = as_volume(half2, "half map 2")
     check_same_grid(half1, half2, "half map 1", "half map 2")
-    return ((half1 + half2) * np.float32(0.5)).astype(np.float32)
+    # Halve first: the same float32 values (halving is exact), and no overflow to inf for
+    # maps near float32's limit.
+    return (half1 * np.float32(0.5) + half2 * np.float32(0.5)).astype(np.float32)
 
 
 def _shell_index(shape, voxel_size):

@@ -450,18 +450,20 @@ def _two_domain(shape, p=1.5, seed=7):
 
 
 def _assert_permutation_invariant(reference, permuted):
-    """Tolerance 1e-4 of each map's range: float32 round-off gives ~1e-6 (measured <= 1.1e-6);
-    a wrong axis convention gives percent-level differences. B and A come from a linear fit
-    (no thresholds) and must agree everywhere. M and W gate each band by m >= q; a voxel
-    whose m lies within float32 round-off of q can flip the gate and jump by ~1/kmax noise
-    SDs, so for them we allow such jumps on at most 1e-4 of the voxels (a handful)."""
+    """Tolerance 1e-4 of each map's range: float32 round-off gives ~1e-6; a wrong axis
+    convention gives percent-level differences. Every map has a per-voxel gate: M and W gate
+    each band by m >= q, and the debiased LocBFactor (B, A) floors each band's power above
+    the noise, P - mu, at 1e-3 mu. A voxel within float32 round-off of its gate can flip it
+    and jump. Measured on the 63x55x71 box: B differs by up to 1.2e-4 of its range on one
+    steep edge voxel (B -264 Å^2), by < 1e-5 on all but 18 of 246,015 voxels, 99.9th
+    percentile 1.3e-6. So we allow jumps on at most 1e-4 of the voxels (a handful) and
+    require round-off level agreement (< 1e-5) on 99.9% of them."""
     for name, ref in reference.items():
         span = float(ref.max() - ref.min())
         diff = np.abs(ref - permuted[name]) / span
+        assert (diff > 1e-4).mean() <= 1e-4, (name, float((diff > 1e-4).mean()))
         if name in ("B", "A"):
-            assert diff.max() < 1e-4, (name, float(diff.max()))
-        else:
-            assert (diff > 1e-4).mean() <= 1e-4, (name, float((diff > 1e-4).mean()))
+            assert np.quantile(diff, 0.999) < 1e-5, (name, float(np.quantile(diff, 0.999)))
 
 
 @pytest.mark.parametrize("shape, perms", [

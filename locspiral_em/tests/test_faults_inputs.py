@@ -272,6 +272,23 @@ def test_run_layer_on_a_map_times_1e30_gives_the_standard_summary(ph, tmp_path):
         base.summary["mask"]["threshold"], rel=1e-5)
 
 
+def test_half_maps_near_float32s_limit_give_the_standard_summary(ph, tmp_path):
+    """Peak at 3e38 (float32 ends at 3.4e38), RMS about 1e37. Before: the half-map average
+    overflowed to inf, and the automatic mask's low-pass (a sum over the box) gave NaN."""
+    s = 3e38 / max(float(np.abs(ph.half1).max()), float(np.abs(ph.half2).max()))
+    halves = lambda k: dict(half1=MapData(scaled(ph.half1, k), VOXEL),  # noqa: E731
+                            half2=MapData(scaled(ph.half2, k), VOXEL))
+    base = R.run(spec("locbfactor", **halves(1.0), prefix=str(tmp_path / "a")))
+    big = R.run(spec("locbfactor", **halves(s), prefix=str(tmp_path / "b")))
+    assert finite(core.average_half_maps(scaled(ph.half1, s), scaled(ph.half2, s)))
+    assert all(finite(a) for a in big.arrays.values())
+    assert big.summary["resolution"]["fsc_res_A"] == pytest.approx(  # float32 rounding of
+        base.summary["resolution"]["fsc_res_A"], abs=1e-4)            # the scaled maps
+    assert big.summary["mask"]["voxels"] == base.summary["mask"]["voxels"]
+    assert big.summary["results"]["bfactor_mean_A2"] == pytest.approx(
+        base.summary["results"]["bfactor_mean_A2"], abs=0.01)  # tolerance as SCALES above
+
+
 def test_no_output_with_nan_is_ever_written():
     with pytest.raises(InputError) as e:
         R.check_finite_outputs({"bfactor": np.array([[[0.0, np.nan, np.inf]]])})
@@ -524,3 +541,31 @@ def test_mask_binarise_without_a_mask_is_refused(ph):
     with pytest.raises(InputError) as e:
         R.run(spec("lococcupancy", map=MapData(ph.map, VOXEL), mask_binarise=0.1))
     assert "--mask-binarise thresholds a --mask file" in one_line(e)
+
+
+# ======================================================================================
+# inputs found by attacking the command line by hand
+# ======================================================================================
+
+def test_a_map_one_voxel_thick_is_called_an_image(tmp_path, capsys):
+    thin = write(tmp_path / "thin.mrc", np.ones((1, N, N)))  # before: "holds a 3-D array
+    line = cli_refuses(["locspiral", thin, "--max-res", "3", "--threads", "1"],  # ... not
+                       tmp_path, capsys, "32 x 32 x 1 voxels",                   # 3-D"
+                       "one voxel thick: an image, not a 3-D volume")
+    assert line.startswith("locspiral-em locspiral: error: ")
+
+
+def test_a_folder_given_as_the_map_is_called_a_folder(tmp_path):
+    (tmp_path / "run.mrc").mkdir()
+    with pytest.raises(InputError) as e:
+        core.read_map(tmp_path / "run.mrc")
+    assert one_line(e) == (f"map file not found: {tmp_path / 'run.mrc'} is a folder; give "
+                           "the map's file name")
+
+
+def test_a_file_name_with_a_newline_still_gives_one_error_line(tmp_path, capsys):
+    """The one-line promise holds for any file name: control characters are shown escaped
+    (as ls shows them); before, the message broke in two."""
+    line = cli_refuses(["locspiral", str(tmp_path / "no\nsuch\tmap.mrc"), "--max-res", "3"],
+                       tmp_path, capsys, "map file not found: ")
+    assert line.endswith("no\\nsuch\\tmap.mrc")

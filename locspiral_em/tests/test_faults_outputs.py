@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -758,14 +759,15 @@ def test_a_json_path_ending_in_a_slash_is_refused_not_written_as_a_file(d, tmp_p
             "cannot write the json output newd/: a path ending in / names a folder")
 
 
-def test_a_prefix_ending_in_a_slash_writes_into_that_folder_with_default_names(
-        d, tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)  # before: out/_occupancy.mrc, out/_mask.mrc
-    rc, out, err = main(argv(d, prefix="out/", json=None), capsys)
+@pytest.mark.parametrize("prefix, folder", [("out/", "out"), (".", "."), ("sub/..", ".")])
+def test_a_prefix_naming_a_folder_writes_into_it_with_default_names(
+        prefix, folder, d, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # before: out/_occupancy.mrc; with -o . hidden ._mask.mrc
+    (tmp_path / "sub").mkdir()
+    rc, out, err = main(argv(d, prefix=prefix, json=None), capsys)
     assert rc == 0, err
-    assert sorted(os.listdir(tmp_path / "out")) == ["map_mask.mrc", "map_occupancy.cxc",
-                                                    "map_occupancy.mrc",
-                                                    "map_occupancy_display.mrc"]
+    assert sorted(n for n in os.listdir(tmp_path / folder) if n != "sub") == [
+        "map_mask.mrc", "map_occupancy.cxc", "map_occupancy.mrc", "map_occupancy_display.mrc"]
 
 
 def test_a_fifo_output_is_refused_not_replaced_by_a_file(d, tmp_path, monkeypatch, capsys):
@@ -773,14 +775,12 @@ def test_a_fifo_output_is_refused_not_replaced_by_a_file(d, tmp_path, monkeypatc
         pytest.skip("no FIFOs here")
     monkeypatch.chdir(tmp_path)
     os.mkfifo("x.json")  # before: --force replaced the FIFO (its reader waits forever)
-    refused(argv(d, "--force"), capsys, tmp_path,
-            "cannot write the json output x.json: it is not a regular file (a FIFO")
-    assert stat_is_fifo(tmp_path / "x.json")
-
-
-def stat_is_fifo(path):
-    import stat
-    return stat.S_ISFIFO(os.lstat(path).st_mode)
+    rc, out, err = main(argv(d, "--force"), capsys)  # (snapshot() would block reading it)
+    assert rc == 2 and out == ""
+    one_error_line(err, "cannot write the json output x.json: it is not a regular file "
+                        "(a FIFO")
+    assert os.listdir(tmp_path) == ["x.json"]
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "x.json").st_mode)
 
 
 @pytest.mark.skipif(os.name != "posix" or not os.path.exists("/dev/null"),
@@ -795,3 +795,59 @@ def test_devices_and_dev_stdout_are_refused_before_anything_is_written(path):
     text = str(info.value)
     assert "\n" not in text and f"cannot write the json output {path}" in text
     assert "not a regular file" in text or "/dev holds the system's devices" in text
+
+
+def journal_state(folder):
+    try:
+        return json.loads((folder / ".x.locspiral-journal").read_text())["state"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+@pytest.mark.parametrize("sig, step", [("SIGTERM", "stage:mask"), ("SIGHUP", "stage:mask"),
+                                       ("SIGTERM", "commit:mask")])
+def test_sigterm_stops_as_ctrl_c_does(sig, step, d, sets, tmp_path):
+    """A scheduler's cancel (SIGTERM) or a closed terminal (SIGHUP) used to kill the run
+    outright, leaving temporaries, a journal and a lock file; now it stops as Ctrl-C:
+    nothing written while staging, the whole set while renaming."""
+    signum = getattr(signal, sig, None)
+    if signum is None:
+        pytest.skip(f"no {sig} here")
+    put_old(sets, tmp_path)
+    wanted = "staging" if step.startswith("stage") else "commit"
+    # (while renaming the signal is held: the pause runs to its end)
+    pause = 5 if wanted == "staging" else 1.5
+    env = dict(os.environ, **{FAULT_ENV: f"{step}:sleep{pause}"})
+    proc = subprocess.Popen([sys.executable, "-m", "locspiral_em.cli", *argv(d, "--force")],
+                            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (journal_state(tmp_path) == wanted and
+               any(n.startswith(".x_mask.mrc.") and n.endswith(outputs.TEMP_SUFFIX)
+                   for n in os.listdir(tmp_path)) == (wanted == "staging")):
+        assert time.time() < deadline and proc.poll() is None
+        time.sleep(0.02)
+    proc.send_signal(signum)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 128 + signum, err
+    last = err.strip().splitlines()[-1]
+    if wanted == "staging":
+        assert last == "interrupted; nothing was written (existing outputs are unchanged)"
+        assert_old(tmp_path, sets)  # no temporary, journal or lock left
+    else:
+        assert last == "interrupted after the outputs were complete: all 5 files were written"
+        assert snapshot(tmp_path) == sets[2]
+
+
+def test_a_name_too_long_for_its_temporary_is_refused_before_computing(d, tmp_path,
+                                                                      monkeypatch, capsys):
+    """A 236-character prefix: x_occupancy.mrc's name (250 bytes) fits the usual 255, its
+    staged temporary (32 bytes more) does not. Before: a raw OSError naming the temporary,
+    after the whole computation."""
+    monkeypatch.chdir(tmp_path)
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX")
+    prefix = "b" * (limit - len("_occupancy.mrc") - 5)
+    line = refused_before_computing(argv(d, prefix=prefix), capsys, tmp_path,
+                                    f"cannot write the occupancy output {prefix}_occupancy.mrc:"
+                                    " its name is too long for this file system")
+    assert f"at most {limit}" in line

@@ -314,8 +314,8 @@ def test_shell_reach_leaves_only_negligible_coefficients():
 # -- memory and scale of the riesz bank ------------------------------------------------------
 
 def test_bank_and_its_sweep_hold_about_three_volumes():
-    """The map's transform, one half-grid buffer (each inverse FFT writes into the memory of
-    its spectrum; b ends there) and m: 2 (1 + 2/N) + 1 = 3.03 volumes at 128^3, plus
+    """The map's transform, one half-grid buffer (the band's four spectra in turn; b is
+    written into its memory) and m: 2 (1 + 2/N) + 1 = 3.03 volumes at 128^3, plus
     slab-sized temporaries. The bank of before (|q|, two spectra, three volumes) held 6.5."""
     import tracemalloc
     n = 128
@@ -325,6 +325,8 @@ def test_bank_and_its_sweep_hold_about_three_volumes():
         bank = FilterBank(volume, 1.0, 4.5, workers=1)
         for band in bank.sweep([n / 25, n / 10, n / 3.5]):
             assert np.isfinite(band.m).all()
+            # contiguous: the methods' element-wise work and ravel() need no copy
+            assert band.b.flags.c_contiguous and band.m.flags.c_contiguous
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
