@@ -77,6 +77,18 @@ def slab_kinds(shape, thickness_a, voxel=VOXEL):
             np.broadcast_to(whole[None, None, :], shape))
 
 
+def _atoms(shape, seed):
+    """The particle (a ball of radius ``PARTICLE_A``), its point atoms (a random ``DENSITY``
+    share of its voxels, the same for a given seed in every phantom) and the generator, for
+    the noise that follows."""
+    rng = np.random.default_rng(seed)
+    particle = ball(shape, [n / 2 for n in shape], PARTICLE_A / VOXEL)
+    sites = np.flatnonzero(particle)
+    atoms = np.zeros(particle.size)
+    atoms[rng.choice(sites, size=int(round(DENSITY * sites.size)), replace=False)] = 1.0
+    return particle, atoms.reshape(shape), rng
+
+
 def slab_phantom(thickness_a, box=BOX, noise=NOISE, seed=0):
     """The slab phantom for one slab thickness ``thickness_a`` (Å).
 
@@ -84,12 +96,7 @@ def slab_phantom(thickness_a, box=BOX, noise=NOISE, seed=0):
     boolean volumes, the measured voxels (whole slabs, inside the particle) of each
     ``BLUR`` (B 40, then B 160)."""
     shape = (box,) * 3
-    rng = np.random.default_rng(seed)
-    particle = ball(shape, [n / 2 for n in shape], PARTICLE_A / VOXEL)
-    sites = np.flatnonzero(particle)
-    atoms = np.zeros(particle.size)
-    atoms[rng.choice(sites, size=int(round(DENSITY * sites.size)), replace=False)] = 1.0
-    atoms = atoms.reshape(shape)
+    particle, atoms, rng = _atoms(shape, seed)
     k, whole = slab_kinds(shape, thickness_a)
     kinds = [particle & whole & (k == j) for j in range(len(BLUR))]
     alone = []
@@ -152,12 +159,8 @@ def run(cases, sizes, min_res, max_res, box=BOX, workers=1, seed=0):
 def _uniform_phantom(b, box, seed):
     """The whole ball at blur ``b`` (the slab phantom's atoms): an isolated domain."""
     shape = (box,) * 3
-    rng = np.random.default_rng(seed)
-    particle = ball(shape, [n / 2 for n in shape], PARTICLE_A / VOXEL)
-    sites = np.flatnonzero(particle)
-    atoms = np.zeros(particle.size)
-    atoms[rng.choice(sites, size=int(round(DENSITY * sites.size)), replace=False)] = 1.0
-    spectrum = sfft.rfftn(atoms.reshape(shape))
+    particle, atoms, _ = _atoms(shape, seed)
+    spectrum = sfft.rfftn(atoms)
     spectrum *= debye_waller(shape, VOXEL, b)
     clean = sfft.irfftn(spectrum, s=shape)
     mask = ball(shape, [n / 2 for n in shape], PARTICLE_A / VOXEL + 3)
