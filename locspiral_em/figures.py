@@ -173,12 +173,12 @@ def local_guinier_figure(png, volume, mask, voxel_size, min_res, max_res, bfacto
                          percentiles=(10, 50, 90), num_points=10, threshold=0.9, bw=None,
                          filtered=False, spiral="riesz", workers=None, title=None,
                          pick_mask=None, figsize=(6.4, 4.8), dpi=DPI, estimator=None,
-                         bw_units=None):
+                         bw_units=None, window=None):
     """Local Guinier plots at voxels of low, medium and high B (Fig. 3B of the paper).
 
     ``volume``, ``mask`` and the LocBFactor settings (``min_res``, ``max_res``,
     ``num_points``, ``threshold``, ``bw``, ``filtered``, ``spiral``, ``estimator``,
-    ``bw_units``; None: the core's defaults) exactly as given to
+    ``bw_units``, ``window``; None: the core's defaults) exactly as given to
     :func:`locspiral_em.core.locbfactor`; ``bfactor``: its B map (computed here when None).
     Voxels are picked with :func:`pick_guinier_voxels`, their curves computed with
     :func:`locspiral_em.core.guinier_profiles`, and lines fitted as LocBFactor fits them
@@ -195,7 +195,8 @@ def local_guinier_figure(png, volume, mask, voxel_size, min_res, max_res, bfacto
     if bfactor is None:
         result = core.locbfactor(volume, mask, voxel_size, min_res, max_res, num_points,
                                  threshold, bw, filtered=filtered, spiral=spiral,
-                                 workers=workers, estimator=estimator, bw_units=bw_units)
+                                 workers=workers, estimator=estimator, bw_units=bw_units,
+                                 window=window)
         bfactor = result.bfactor
         if pick_mask is None:
             pick_mask = result.mask
@@ -204,7 +205,7 @@ def local_guinier_figure(png, volume, mask, voxel_size, min_res, max_res, bfacto
     profiles = core.guinier_profiles(volume, mask, voxel_size, min_res, max_res, voxels,
                                      num_points=num_points, threshold=threshold, bw=bw,
                                      spiral=spiral, workers=workers, estimator=estimator,
-                                     bw_units=bw_units)
+                                     bw_units=bw_units, window=window)
     fits = fit_guinier(profiles.res_square, profiles.log_amplitude, profiles.noise, filtered)
     labels = [f"{p:g}th percentile of B, voxel ({z},{y},{x})"
               for p, (z, y, x) in zip(percentiles, voxels)]

@@ -23,7 +23,9 @@ JSON summary (:data:`SCHEMA_VERSION`; every number carries its unit in its key n
                  of the fit's spatial window), noise_quantile,
                  snr_weight, sharpen_res_A, num_points, filtered, amplitude_at,
                  occupancy_quantile, occupied_level, target_b_A2, smooth_A,
-                 bfactor_min_res_A, weight, noise_from: those of the method}
+                 bfactor_min_res_A, weight, noise_from: those of the method; LocSharpen's
+                 noise_from is the core's results.noise_source, its filtered the fit asked
+                 for, false where the core used the plain fit for want of solvent}
     mask        {source: file|array|auto, path, binarised_at (a mask file thresholded
                  with mask_binarise), threshold (on the low-passed map),
                  threshold_on, threshold_given, lowpass_A, dilation_A, voxels, volume_A3,
@@ -814,7 +816,7 @@ def _locbfactor_used(spec):
     return dict(bw=band.bw, bw_units=band.bw_units, estimator=band.estimator)
 
 
-def _parameters(spec, inputs, res):
+def _parameters(spec, inputs, res, results=None):
     # threads: the worker count the core resolved (None = every core), not what was asked.
     p = {"voxel_size_A": inputs.grid.voxel_size, "min_res_A": res["min_res_A"],
          "max_res_A": res["max_res_A"], "spiral": spec.spiral,
@@ -842,9 +844,16 @@ def _parameters(spec, inputs, res):
     if m == "locsharpen":
         p.update(target_b_A2=float(spec.target_b), smooth_A=float(spec.smooth),
                  bfactor_min_res_A=float(spec.bfactor_min_res),
-                 num_points=int(spec.num_points), filtered=D.SHARPEN_FILTERED,
-                 weight="wiener",
-                 noise_from="half maps" if inputs.halves is not None else "solvent")
+                 num_points=int(spec.num_points), weight="wiener")
+        # The core decides where the Wiener weight's noise came from (results.noise_source:
+        # half maps, solvent, beyond max_res or none); say what it used, not what the inputs
+        # suggest. "filtered" is the fit asked for: the core falls back to the plain fit when
+        # the solvent gives no noise levels, which is certain for "beyond max_res" / "none".
+        source = (results or {}).get("noise_source")
+        if source is None:
+            source = "half maps" if inputs.halves is not None else "solvent"
+        p.update(noise_from=source,
+                 filtered=D.SHARPEN_FILTERED and source not in ("beyond max_res", "none"))
     if m in ("lococcupancy", "maturity"):
         p["occupancy_quantile"] = float(spec.quantile)
     if m == "maturity":
@@ -1114,7 +1123,7 @@ def _run(spec, progress=None, log=None):
     inputs_summary = dict(inputs.paths, mask=mask_info.summary["path"])
     summary = {
         "method": spec.method, "version": __version__, "schema": SCHEMA_VERSION,
-        "inputs": inputs_summary, "parameters": _parameters(spec, inputs, res),
+        "inputs": inputs_summary, "parameters": _parameters(spec, inputs, res, results),
         "mask": mask_info.summary, "resolution": res,
         "outputs": dict(paths, **_display_outputs(scene, paths)), "scene": scene,
         "results": results, "warnings": warnings,

@@ -73,6 +73,18 @@ class LocBFactorViewer(LocSpiralViewerBase):
         name = ESTIMATOR_CHOICES[choice.get()]
         return None if name == "default" else name
 
+    def _window(self):
+        """The spatial window (FWHM, Å) the run's fit used, so that the plotted curves are
+        the ones fitted even when the run chose a non-default window: the run's request when
+        it gave one, else the window it recorded (the default of its day), unless a band
+        width was given (the band then set the window: passing both would re-split it)."""
+        prot = self.protocol
+        if prot.window.get() is not None or prot.bw.get() is not None:
+            return prot.window.get()
+        from ..protocols.protocol_locbfactor import WINDOW_USED
+        used = getattr(prot, WINDOW_USED, None)
+        return None if used is None else used.get()
+
     def _percentiles(self):
         text = (self.guinierPercentiles.get() or "10 50 90").replace(",", " ")
         values = [float(v) for v in text.split()]
@@ -118,7 +130,7 @@ class LocBFactorViewer(LocSpiralViewerBase):
             percentiles=self._percentiles(), num_points=prot.numPoints.get(),
             threshold=prot.threshold.get(), bw=prot.bw.get(), filtered=prot.filteredFit.get(),
             spiral=prot._spiral(), workers=prot._workers(), pick_mask=self.readMask(),
-            estimator=self._estimator())
+            estimator=self._estimator(), window=self._window())
         return png
 
     def makeSlicesB(self):
