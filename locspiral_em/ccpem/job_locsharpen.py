@@ -30,7 +30,9 @@ class LocalSharpenJob(_LocSpiralJob):
             "band is deblurred voxel by voxel by its own local B toward a target B, and "
             "multiplied by a local Wiener weight S²/(S² + P) from the fitted signal power "
             "and the band's noise power (from the half-map difference with half maps, else "
-            "from the solvent), so noise is not amplified where the signal fades. The output "
+            "from the solvent, else, on a masked map, from the map's own frequencies beyond "
+            "the max resolution; with none usable the map is only low-passed, and the "
+            "summary says so), so noise is not amplified where the signal fades. The output "
             "stays on the input's intensity scale. Also writes the smoothed local B map "
             "used. Give the unsharpened, unmasked map or the half maps.")
 

@@ -81,6 +81,16 @@ EDGE_FLOOR = 0.5        # the normalised-convolution weight where maps start fad
 LOWPASSED = 0.4
 # Where the Wiener weight's band noise power comes from (SharpenedMap.noise).
 NOISE_SOURCES = ("half maps", "solvent", "beyond max_res", "none")
+# What each source means, in the words the summaries print.
+NOISE_SOURCE_TEXT = {
+    "half maps": "the noise power of the Wiener weight came from the half-map difference",
+    "solvent": "the noise power of the Wiener weight came from the solvent outside the mask",
+    "beyond max_res": "the noise power of the Wiener weight came from the map's own "
+                      "frequencies beyond the max resolution, inside the mask",
+    "none": "no usable noise estimate (no half maps, a masked or thresholded solvent, and "
+            "no unfiltered frequencies beyond the max resolution): the map was only "
+            "low-passed at the max resolution, not sharpened",
+}
 
 
 class GlobalSharpened(NamedTuple):

@@ -8,6 +8,7 @@ from ..constants import (ATTR_GLOBAL_B, ATTR_GLOBAL_B_MAX_RES, ATTR_GLOBAL_B_MIN
                          ATTR_MEAN_B, ATTR_SD_B, FILE_LOCSHARPEN, FILE_LOCSHARPEN_BFACTOR,
                          OUT_LOCSHARPEN, OUT_LOCSHARPEN_BFACTOR, SPIRAL_RIESZ)
 from ..core import defaults as D
+from ..core.sharpen import NOISE_SOURCE_TEXT
 from .protocol_base import LocSpiralProtBase, _sentence
 
 HELP_TARGET_B = (
@@ -35,10 +36,12 @@ class LocSpiralProtLocSharpen(LocSpiralProtBase):
     resolution is then multiplied, voxel by voxel, by the deblurring gain
     exp(-(B(r) - B_target)(x - x_ref)/4) (x = 1/d^2, x_ref at the min resolution) and by a
     Wiener weight S^2/(S^2 + P): S^2 is the fitted local signal power of the band, P the
-    band's noise power (from the solvent, or from the half-map difference when the input
-    has half maps). Bands where the signal sinks below the noise are therefore not
+    band's noise power: from the half-map difference when the input has half maps, else from
+    the solvent, else (a masked map) from the map's own frequencies beyond the max
+    resolution; with none of these usable the map is only low-passed, not sharpened, and
+    the summary says so. Bands where the signal sinks below the noise are therefore not
     amplified. The output stays on the input's intensity scale and is low-passed at the max
-    resolution. The map must not be solvent-masked (unless it has half maps).
+    resolution.
     """
     _label = "local sharpening (LocSharpen)"
     _possibleOutputs = {OUT_LOCSHARPEN: Volume, OUT_LOCSHARPEN_BFACTOR: Volume}
@@ -48,7 +51,8 @@ class LocSpiralProtLocSharpen(LocSpiralProtBase):
                   "'Set half maps'), their average is sharpened, their FSC gives the default "
                   "max resolution and their difference the noise power of the Wiener weight "
                   "(then the map may be masked); without half maps the noise is measured in "
-                  "the solvent, so the map must not be solvent-masked.")
+                  "the solvent or, on a masked map, beyond the max resolution; a map with "
+                  "neither is only low-passed, not sharpened.")
 
     def __init__(self, **kwargs):
         LocSpiralProtBase.__init__(self, **kwargs)
@@ -129,7 +133,8 @@ class LocSpiralProtLocSharpen(LocSpiralProtBase):
             lines.append(globalLine)
         noise = self.getResults().get("noiseFrom")
         if noise:
-            lines.append(f"Noise power of the Wiener weight from the {noise}")
+            text = NOISE_SOURCE_TEXT.get(noise, f"noise from {noise}")
+            lines.append(text[0].upper() + text[1:])
         lines.append(f"Outputs: *{OUT_LOCSHARPEN}* (locally sharpened map, on the input's "
                      f"intensity scale) and *{OUT_LOCSHARPEN_BFACTOR}* (the smoothed local "
                      "B map used, Å^2, sharpening sign).")

@@ -13,7 +13,7 @@ EMD-3488 (100^3, 1.05 Å, deposited masked): threshold 0.008305, 141737 Å^3, 12
 import os
 
 import numpy as np
-import pytest
+from locspiral_em.tests.pytest_shim import pytest  # pytest, or a stand-in in a stock Scipion
 from scipy import ndimage
 
 from locspiral_em import core

@@ -36,7 +36,7 @@ Not asserted, because they do not hold:
   reads it 40 % / 27 % steep.
 """
 import numpy as np
-import pytest
+from locspiral_em.tests.pytest_shim import pytest  # pytest, or a stand-in in a stock Scipion
 
 from locspiral_em import core
 from locspiral_em.core import InputError

@@ -12,7 +12,7 @@ ball. Fit 15-5 Å, where the B 160 slabs still have signal above the noise.
 import json
 
 import numpy as np
-import pytest
+from locspiral_em.tests.pytest_shim import pytest  # pytest, or a stand-in in a stock Scipion
 import scipy.fft as sfft
 
 from locspiral_em import core, run

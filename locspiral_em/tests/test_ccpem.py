@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
+from locspiral_em.tests.pytest_shim import pytest  # pytest, or a stand-in in a stock Scipion
 
 try:
     from pipeliner.api.manage_project import PipelinerProject

@@ -10,7 +10,7 @@ import os
 import re
 
 import numpy as np
-import pytest
+from locspiral_em.tests.pytest_shim import pytest  # pytest, or a stand-in in a stock Scipion
 from scipy import ndimage
 
 from locspiral_em import core

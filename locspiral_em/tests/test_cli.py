@@ -15,7 +15,7 @@ import warnings
 
 import mrcfile
 import numpy as np
-import pytest
+from locspiral_em.tests.pytest_shim import pytest  # pytest, or a stand-in in a stock Scipion
 
 import locspiral_em
 from locspiral_em import cli, core

@@ -16,7 +16,7 @@ truth for a phantom domain blurred by ``B_blur`` is the global Guinier B of that
 import tracemalloc
 
 import numpy as np
-import pytest
+from locspiral_em.tests.pytest_shim import pytest  # pytest, or a stand-in in a stock Scipion
 import scipy.fft as sfft
 
 from locspiral_em import core

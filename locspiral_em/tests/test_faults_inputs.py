@@ -12,7 +12,7 @@ import os
 import pathlib
 
 import numpy as np
-import pytest
+from locspiral_em.tests.pytest_shim import pytest  # pytest, or a stand-in in a stock Scipion
 
 from locspiral_em import cli, core, run as R
 from locspiral_em.core import InputError, MapData

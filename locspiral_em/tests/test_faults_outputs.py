@@ -28,7 +28,7 @@ import time
 from contextlib import contextmanager
 
 import numpy as np
-import pytest
+from locspiral_em.tests.pytest_shim import pytest  # pytest, or a stand-in in a stock Scipion
 
 from locspiral_em import cli, core, outputs
 from locspiral_em import run as runlayer

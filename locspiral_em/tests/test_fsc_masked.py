@@ -12,7 +12,7 @@ Two phantoms with a known answer:
   corrected FSC must be ~0 there while the raw masked FSC stays high to Nyquist.
 """
 import numpy as np
-import pytest
+from locspiral_em.tests.pytest_shim import pytest  # pytest, or a stand-in in a stock Scipion
 from scipy import ndimage
 
 from locspiral_em import core

@@ -8,7 +8,7 @@ import os
 
 import mrcfile
 import numpy as np
-import pytest
+from locspiral_em.tests.pytest_shim import pytest  # pytest, or a stand-in in a stock Scipion
 import scipy.fft as sfft
 
 from locspiral_em import core

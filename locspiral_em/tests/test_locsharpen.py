@@ -10,7 +10,7 @@ Numbers in comments were measured on this core; they document, the assertions ho
 import tracemalloc
 
 import numpy as np
-import pytest
+from locspiral_em.tests.pytest_shim import pytest  # pytest, or a stand-in in a stock Scipion
 import scipy.fft as sfft
 
 from locspiral_em import core

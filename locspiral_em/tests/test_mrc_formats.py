@@ -12,7 +12,7 @@ import struct
 
 import mrcfile
 import numpy as np
-import pytest
+from locspiral_em.tests.pytest_shim import pytest  # pytest, or a stand-in in a stock Scipion
 
 from locspiral_em import core
 from locspiral_em.core import InputError

@@ -128,7 +128,7 @@ class TestLocSharpenProtocol(LocSpiralTestBase):
         self.assertNotIn("not ready", summary)
         self.assertIn(f"mean {prot.meanB.get():.2f} Å^2", summary)
         self.assertIn("target B -10 Å^2", summary)
-        self.assertIn("from the half maps", summary)
+        self.assertIn("came from the half-map difference", summary)
         self.assertIn(OUT_LOCSHARPEN_BFACTOR, summary)
         self.assertIn("LocSharpen", methods)
         self.assertIn("target B-factor of -10 Å^2", methods)

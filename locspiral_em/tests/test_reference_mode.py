@@ -23,7 +23,7 @@ traced to one of them):
 * LocOccupancy: O = mean over bands of (m_i >= t_i), 0 outside the mask.
 """
 import numpy as np
-import pytest
+from locspiral_em.tests.pytest_shim import pytest  # pytest, or a stand-in in a stock Scipion
 
 from locspiral_em import core
 

@@ -4,7 +4,7 @@ same work done on whole arrays, and the riesz bank's restricted-support shell (e
 within ``SHELL_REACH`` band widths of its centre) against the full Gaussian shell.
 """
 import numpy as np
-import pytest
+from locspiral_em.tests.pytest_shim import pytest  # pytest, or a stand-in in a stock Scipion
 import scipy.fft as sfft
 
 from locspiral_em.core import filterbank, noise
