@@ -804,14 +804,11 @@ def _occupancy_results(occupancy, mask, voxel_size, quantile, min_res, max_res):
                              "(each band marks that share of the mask as weak): not a "
                              "result"))
 
-
-def _locbfactor_used(spec):
+def _locbfactor_used(spec, voxel_size=None, box=None):
     """LocBFactor's estimator, band-width unit and band width (in that unit) as the core
-    resolves them (``core.bfactor._Sweep``: estimator by spiral mode, unit by whether a
-    width was given, width from ``DEFAULT_BW``); a test checks this against the core."""
-    # Without the box: a width in Fourier pixels that a window sets comes back None (the
-    # JSON's window_A then reruns the same fit).
-    band = core.bfactor.fit_band(None, None, spec.bw, spec.estimator, spec.bw_units,
+    resolves them (``core.bfactor.fit_band``, the core's one place for it) for a box of
+    ``box`` voxels; without the box a width in Fourier pixels that a window sets is None."""
+    band = core.bfactor.fit_band(voxel_size, box, spec.bw, spec.estimator, spec.bw_units,
                                  spec.window, spec.spiral)
     return dict(bw=band.bw, bw_units=band.bw_units, estimator=band.estimator)
 
@@ -824,7 +821,8 @@ def _parameters(spec, inputs, res, results=None):
     # Band width: Fourier pixels except LocBFactor, whose estimator, unit and width the core
     # chooses when not given: the values it used, so that the JSON reruns the same fit.
     if spec.method == "locbfactor":
-        p.update(_locbfactor_used(spec))
+        p.update(_locbfactor_used(spec, inputs.grid.voxel_size,
+                                  max(inputs.volume.shape)))
     else:
         p["bw_px"] = _bw(spec)
     m = spec.method

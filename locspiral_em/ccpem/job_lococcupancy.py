@@ -2,14 +2,16 @@
 LocOccupancy local occupancy map.
 
 See :mod:`locspiral_em.ccpem.job_base` for what the jobs share."""
-from typing import Sequence
+import os
+from typing import List, Sequence
 
+from pipeliner.display_tools import create_results_display_object
 from pipeliner.job_options import FloatJobOption
 from pipeliner.nodes import NODE_IMAGE3D
 from pipeliner.results_display_objects import ResultsDisplayObject
 
 from ..core import defaults as D
-from .job_base import Row, _LocSpiralJob, _kwds, histogram_object, read_summary
+from .job_base import SUMMARY, Row, _LocSpiralJob, _kwds, histogram_object, read_summary
 
 
 class LocalOccupancyJob(_LocSpiralJob):
@@ -43,13 +45,34 @@ class LocalOccupancyJob(_LocSpiralJob):
     def output_maps(self):
         return {"occupancy": (NODE_IMAGE3D, _kwds("localoccupancymap"))}
 
+    @staticmethod
+    def region_rows(summary) -> List[List[str]]:
+        """[[region, volume Å^3, median, mean, centre x y z (voxels)]] of the summary's
+        results["occupancy_regions"] (connected, well-occupied parts of the mask, largest
+        first): what a user acts on, where the mask mean is fixed by construction."""
+        regions = (summary.get("results") or {}).get("occupancy_regions") or []
+        return [[str(i), f"{r['volume_A3']:.4g}", f"{r['median_occupancy']:.2f}",
+                 f"{r['mean_occupancy']:.2f}", " ".join(f"{c:.0f}" for c in r["centre_xyz_px"])]
+                for i, r in enumerate(regions, 1)]
+
     def create_results_display(self) -> Sequence[ResultsDisplayObject]:
         occ = self.out_path("occupancy")
-        return [
+        summary = read_summary(self.output_dir)
+        shown = [
             self.slices([Row(self.shown_map(), "map"),
                          Row(occ, "occupancy", "viridis", "occupancy", local=True,
                              value_range=(0.0, 1.0))]),
             histogram_object(occ, "Local occupancy inside the mask", "occupancy",
                              self.mask_path()),
-            self.text_object(read_summary(self.output_dir)),
         ]
+        rows = self.region_rows(summary)
+        if rows:
+            results = summary.get("results") or {}
+            shown.append(create_results_display_object(
+                "table", title=results.get("occupancy_regions_text")
+                or "Occupied regions of the mask, largest first",
+                headers=["region", "volume (Å^3)", "median occupancy", "mean occupancy",
+                         "centre x y z (voxels)"],
+                table_data=rows, associated_data=[os.path.join(self.output_dir, SUMMARY)]))
+        shown.append(self.text_object(summary))
+        return shown

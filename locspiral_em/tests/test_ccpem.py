@@ -301,6 +301,19 @@ def test_summary_text_and_maturity_rows():
                                                         ["b", "0.800", "1.000"]]
 
 
+def test_occupancy_region_rows():
+    """Doppio's table of occupied regions: one row per region of the summary, in its order
+    (largest first), with the volume, median, mean and centre; none without regions."""
+    s = {"results": {"occupancy_regions": [
+        {"voxels": 900, "volume_A3": 1215.0, "median_occupancy": 1.0, "mean_occupancy": 0.974,
+         "centre_xyz_px": [10.2, 20.0, 30.7]},
+        {"voxels": 40, "volume_A3": 54.0, "median_occupancy": 0.5, "mean_occupancy": 0.55,
+         "centre_xyz_px": [1.0, 2.0, 3.0]}]}}
+    assert jobs.LocalOccupancyJob.region_rows(s) == [
+        ["1", "1215", "1.00", "0.97", "10 20 31"], ["2", "54", "0.50", "0.55", "1 2 3"]]
+    assert jobs.LocalOccupancyJob.region_rows({"results": {}}) == []
+
+
 def test_scene_file_lists_what_the_script_opens(tmp_path, monkeypatch):
     """The visualisation file's "data" are the candidate maps the .cxc opens (quoted, relative
     to the script's folder, or absolute), not every output; free text with a stray quote

@@ -60,7 +60,8 @@ def first_spec(method, files, **kwargs):
 # --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("method, options", [(m, {}) for m in METHODS] + [
     ("locbfactor", dict(spiral="reference")), ("locspiral", dict(spiral="reference")),
-    ("locbfactor", dict(filtered=True, num_points=6, amplitude_at="lowest"))])
+    ("locbfactor", dict(filtered=True, num_points=6, amplitude_at="lowest")),
+    ("locbfactor", dict(estimator="debiased", bw_units="pixels"))])
 def test_rerun_from_the_json_gives_the_same_maps_bit_for_bit(files, method, options):
     os.makedirs("a"), os.makedirs("b")
     first = run.run(first_spec(method, files, **options))
@@ -111,21 +112,15 @@ def test_threads_are_the_resolved_count(files):
 def test_locbfactor_options_in_the_json_are_those_the_core_used(ph, options):
     """The run layer's statement of LocBFactor's estimator, unit and width against the
     core's own resolution of them (its sweep object), for each way of leaving them out."""
-    from locspiral_em.core.bfactor import _Sweep, fit_band
+    from locspiral_em.core.bfactor import _Sweep
     spec = RunSpec("locbfactor", map=core.MapData(ph.map, VOXEL), **options)
-    used = run._locbfactor_used(spec)
+    used = run._locbfactor_used(spec, VOXEL, N)
     sweep = _Sweep(ph.map, ph.mask, VOXEL, 15.0, 4.0, 4, 0.9, options.get("bw"),
                    options.get("estimator"), options.get("bw_units"),
                    options.get("spiral", "riesz"), 1)
     assert (used["estimator"], used["bw_units"]) == (sweep.estimator, sweep.bw_units)
-    if used["bw"] is None:
-        # The default window sets a width in Fourier pixels, which depends on the box: the
-        # JSON's window_A records it, and the core's width for this box follows from it.
-        assert used["bw_units"] == "pixels" and "bw" not in options
-        band = fit_band(VOXEL, N, None, options.get("estimator"), "pixels", None,
-                        options.get("spiral", "riesz"))
-        assert band.bw_px == pytest.approx(sweep.bank.bw, rel=1e-12)
-        return
+    # Every width is stated, also one that the default window sets in Fourier pixels.
+    assert used["bw"] is not None
     bw_px = used["bw"] * (VOXEL * N if used["bw_units"] == "inverse_angstrom" else 1.0)
     assert bw_px == pytest.approx(sweep.bank.bw, rel=1e-12)
 
