@@ -77,10 +77,8 @@ def main(folder=os.path.join(HERE, "figures"), workers=None):
              "two_missing": "two domains missing"}
     written.append(figures.maturity_bars(
         os.path.join(folder, "maturity.png"),
-        [f"{names[label]}\n(normalised {m.normalised:.2f})"
-         for label, m in zip(demo.MATURITY_LABELS, run.maturity)],
-        [m.index for m in run.maturity],
-        title="Maturity index of the demo maps (published index)"))
+        [names[label] for label in demo.MATURITY_LABELS], [m.index for m in run.maturity],
+        title="Maturity index of the demo maps", normalised=[m.normalised for m in run.maturity]))
 
     # The script expects the demo's maps next to it. They are written to a temporary folder
     # (the scene writes the display copies from them) and only the script is kept.

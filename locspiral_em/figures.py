@@ -418,13 +418,17 @@ def slices_montage(png, panels, title="", center=None, row_height=2.6, dpi=DPI):
 
 # -- maturity -----------------------------------------------------------------------------
 def maturity_bars(png, names, indices, title="Maturity level index", figsize=(6.4, 4.0),
-                  dpi=DPI):
+                  dpi=DPI, normalised=None):
     """Bar chart of maturity indices (0..1), sorted from least to most mature (a maturation
-    timeline), each bar labelled with its value. Returns ``png``."""
+    timeline), each bar labelled with its value and, given ``normalised`` (the index over
+    the mature map's own: mature map 1, nothing 0), that value beside it, so the published
+    index of a complete map (about 0.7) is not read as a third missing. Returns ``png``."""
     names = [str(n) for n in names]
     indices = np.asarray(indices, dtype=float)
     if len(names) != indices.size:
         raise ValueError(f"{len(names)} names for {indices.size} indices")
+    if normalised is not None and len(normalised) != indices.size:
+        raise ValueError(f"{len(normalised)} normalised indices for {indices.size} indices")
     order = np.argsort(indices, kind="stable")
     figure = _figure(figsize, dpi)
     ax = figure.add_subplot()
@@ -432,14 +436,17 @@ def maturity_bars(png, names, indices, title="Maturity level index", figsize=(6.
     from matplotlib import colormaps
     colours = colormaps["viridis"](0.15 + 0.7 * indices[order])
     bars = ax.bar(positions, indices[order], color=colours, edgecolor="k", linewidth=0.6)
-    for bar, value in zip(bars, indices[order]):
-        ax.text(bar.get_x() + bar.get_width() / 2, value + 0.02, f"{value:.2f}",
+    for bar, i in zip(bars, order):
+        label = f"{indices[i]:.2f}"
+        if normalised is not None and normalised[i] is not None:
+            label += f"\n(normalised {normalised[i]:.2f})"
+        ax.text(bar.get_x() + bar.get_width() / 2, indices[i] + 0.02, label,
                 ha="center", va="bottom", fontsize=9)
     ax.set_xticks(positions)
     ax.set_xticklabels([names[i] for i in order], rotation=30 if len(names) > 4 else 0,
                        ha="right" if len(names) > 4 else "center")
-    ax.set_ylim(0, 1.1)
-    ax.set_ylabel("maturity index")
+    ax.set_ylim(0, 1.2 if normalised is not None else 1.1)
+    ax.set_ylabel("maturity index (published)")
     ax.set_xlabel("map (sorted: least to most mature)")
     ax.grid(axis="y", alpha=0.3)
     if title:

@@ -195,6 +195,21 @@ def test_maturity_bars(tmp_path):
         figures.maturity_bars(str(tmp_path / "n.png"), ["a"], [0.1, 0.2])
 
 
+def test_maturity_bars_label_the_normalised_index(tmp_path, monkeypatch):
+    """With the normalised index each bar carries both numbers, matched to its own map
+    after sorting (the published index of the mature map is not 1, the normalised is)."""
+    texts = []
+    from matplotlib.axes import Axes
+    original = Axes.text
+    monkeypatch.setattr(Axes, "text", lambda self, x, y, s, **kw: texts.append(s) or
+                        original(self, x, y, s, **kw))
+    figures.maturity_bars(str(tmp_path / "m.png"), ["mature", "half"], [0.67, 0.29],
+                          normalised=[1.0, 0.44])
+    assert texts == ["0.29\n(normalised 0.44)", "0.67\n(normalised 1.00)"]
+    with pytest.raises(ValueError):
+        figures.maturity_bars(str(tmp_path / "n.png"), ["a"], [0.1], normalised=[1.0, 0.5])
+
+
 def test_no_pyplot_and_no_backend_switch(tmp_path):
     """Figures must not import pyplot nor change the process's backend (Scipion's GUI)."""
     code = ("import matplotlib, sys\n"

@@ -2,8 +2,8 @@
 ChimeraX, the mature map with the density each immature map lacks in its own colour."""
 import pyworkflow.protocol.params as params
 
-from ..constants import (ATTR_MATURITY_INDEX, ATTR_SOURCE_NAME, ATTR_SOURCE_POSITION,
-                         OUT_MATURITY_MISSING, OUT_MATURITY_OCCUPANCY)
+from ..constants import (ATTR_MATURITY_INDEX, ATTR_MATURITY_NORMALISED, ATTR_SOURCE_NAME,
+                         ATTR_SOURCE_POSITION, OUT_MATURITY_MISSING, OUT_MATURITY_OCCUPANCY)
 from .. import chimerax as cx
 from ..protocols import LocSpiralProtMaturity
 from .viewer_base import LocSpiralViewerBase
@@ -48,13 +48,17 @@ class MaturityViewer(LocSpiralViewerBase):
 
     # ---------------------------------------------------------------- data
     def entries(self, outputName=OUT_MATURITY_MISSING):
-        """Per immature map, in input order: dict(position, name, index, path)."""
+        """Per immature map, in input order: dict(position, name, index, normalised,
+        path)."""
         entries = []
         for item in self._output(outputName):
+            # Runs made before the normalised index existed do not carry it.
+            normalised = getattr(item, ATTR_MATURITY_NORMALISED, None)
             entries.append({
                 "position": int(getattr(item, ATTR_SOURCE_POSITION).get()),
                 "name": str(getattr(item, ATTR_SOURCE_NAME).get()),
                 "index": float(getattr(item, ATTR_MATURITY_INDEX).get()),
+                "normalised": None if normalised is None else normalised.get(),
                 "path": self.volumePath(item)})
         return sorted(entries, key=lambda entry: entry["position"])
 
@@ -62,9 +66,11 @@ class MaturityViewer(LocSpiralViewerBase):
     def makeBars(self):
         from .. import figures
         entries = self.entries()
+        normalised = [e["normalised"] for e in entries]
         return figures.maturity_bars(self.extraPath(PNG_BARS),
                                      [e["name"] for e in entries],
-                                     [e["index"] for e in entries])
+                                     [e["index"] for e in entries],
+                                     normalised=None if None in normalised else normalised)
 
     def makeChimeraScript(self):
         entries = self.entries()
