@@ -42,14 +42,21 @@ JSON summary (:data:`SCHEMA_VERSION`; every number carries its unit in its key n
     results     locbfactor: bfactor_mean_A2, bfactor_sd_A2, bfactor_median_A2,
                 fit_voxels, global_bfactor_A2 (null when the range is too narrow),
                 global_bfactor_range_A [low, high] (= min_res, max_res), global_bfactor_text;
-                locsharpen: bfactor_mean_A2, bfactor_sd_A2 (the smoothed local B map that
-                drove the sharpening, inside the mask), fit_voxels, target_b_A2,
-                global_bfactor_A2 (the input's global Guinier B in the mask over the local
-                fit's range, for comparison; null when too narrow), global_bfactor_range_A
-                [bfactor_min_res, max_res], global_bfactor_text;
-                lococcupancy: occupancy_mean, occupancy_sd; maturity: maturity [{position,
-                name, index, outputs: {occupancy, missing}}], maturity_index {name: index};
-                every method: num_bands
+                locsharpen: bfactor_mean_A2, bfactor_sd_A2, bfactor_median_A2 (the smoothed
+                local B map that drove the sharpening, inside the mask), fit_voxels,
+                target_b_A2, global_bfactor_A2 (the input's global Guinier B in the mask
+                over the local fit's range, for comparison; null when too narrow),
+                global_bfactor_range_A [bfactor_min_res, max_res], global_bfactor_text,
+                noise_source (half maps|solvent|beyond max_res|none), sharpened;
+                lococcupancy: occupancy_low_level, occupancy_fraction_low,
+                occupancy_regions [{voxels, volume_A3, median_occupancy, mean_occupancy,
+                centre_xyz_px}], occupancy_region_count, occupancy_speck_count,
+                occupancy_region_min_A3, occupancy_regions_text, occupancy_normalisation,
+                occupancy_mean, occupancy_sd, occupancy_mean_text (the mean is 1 - quantile
+                by construction); maturity: maturity [{position, name, index,
+                normalised_index, outputs: {occupancy, missing}}], maturity_index and
+                maturity_normalised_index {name: index}, mature_reference_index,
+                occupancy_normalisation; every method: num_bands
     warnings    [lines]  (mask warnings are also under mask.warnings)
 """
 import json
@@ -795,9 +802,13 @@ def _occupancy_results(occupancy, mask, voxel_size, quantile, min_res, max_res):
                                 median_occupancy=r.median, mean_occupancy=r.mean,
                                 centre_xyz_px=list(r.centre_xyz)) for r in report.regions],
         occupancy_region_count=report.region_count,
+        occupancy_speck_count=report.speck_count,
+        occupancy_region_min_A3=report.min_region_A3,
         occupancy_regions_text=(f"connected regions of the mask with occupancy >= "
-                                f"{LOW_OCCUPANCY:g}, largest first (at most "
-                                f"{len(report.regions)} of {report.region_count} listed)"),
+                                f"{LOW_OCCUPANCY:g}, largest first ({len(report.regions)} "
+                                f"of {report.region_count} listed; {report.speck_count} "
+                                f"specks under {report.min_region_A3:.0f} Å^3, below what "
+                                f"a sweep to {max_res:.2f} Å resolves, left out)"),
         occupancy_normalisation=report.normalisation,
         occupancy_mean=mean, occupancy_sd=sd,
         occupancy_mean_text=(f"fixed by construction at 1 - quantile = {1 - quantile:g} "

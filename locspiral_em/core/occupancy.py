@@ -70,7 +70,9 @@ class OccupancyReport(NamedTuple):
     :func:`occupancy_report`)."""
     fraction_low: float          # of the mask voxels, occupancy below LOW_OCCUPANCY
     regions: List[OccupancyRegion]   # largest first, at most MAX_REGIONS
-    region_count: int            # all regions found
+    region_count: int            # all regions found of at least min_region_A3
+    speck_count: int             # smaller ones, below what the map can resolve: not listed
+    min_region_A3: float
     mean: float                  # over the mask: 1 - quantile by construction
     normalisation: str           # what O = 1 means, in words
 
@@ -83,12 +85,19 @@ def normalisation_text(quantile, min_res, max_res, reference=False):
             "band's amplitudes inside the mask")
 
 
+def min_region_volume(max_res):
+    """The smallest region (Å^3) a sweep to ``max_res`` Å can resolve: a ball of diameter
+    half the finest band's period. Smaller pieces are specks of single bands' ripples."""
+    return np.pi / 6.0 * (0.5 * float(max_res)) ** 3
+
+
 def occupancy_report(occupancy, mask, voxel_size, quantile, min_res, max_res,
                      low=LOW_OCCUPANCY, max_regions=MAX_REGIONS):
     """The numbers of a LocOccupancy map a user can act on: the fraction of the mask below
     ``low``, and the connected regions (26-connected) of the mask at or above ``low``,
-    largest first. The mean over the mask is reported as ``mean`` but is ``1 - quantile``
-    by construction (each band marks ``quantile`` of the mask as weak)."""
+    largest first, leaving out (but counting) specks below :func:`min_region_volume`. The
+    mean over the mask is reported as ``mean`` but is ``1 - quantile`` by construction (each
+    band marks ``quantile`` of the mask as weak)."""
     from scipy import ndimage
 
     occupancy = np.asarray(occupancy)
@@ -99,7 +108,9 @@ def occupancy_report(occupancy, mask, voxel_size, quantile, min_res, max_res,
     strong = mask & (occupancy >= np.float32(low))
     labels, count = ndimage.label(strong, structure=np.ones((3, 3, 3), bool))
     sizes = np.bincount(labels.ravel())[1:]
-    order = np.argsort(-sizes, kind="stable")[:max_regions]
+    smallest = min_region_volume(max_res)
+    resolved = sizes * float(voxel_size) ** 3 >= smallest
+    order = [i for i in np.argsort(-sizes, kind="stable") if resolved[i]][:max_regions]
     regions = []
     for i in order:
         where = labels == i + 1
@@ -109,8 +120,9 @@ def occupancy_report(occupancy, mask, voxel_size, quantile, min_res, max_res,
                                        float(np.median(values)), float(values.mean()),
                                        (round(x, 1), round(y, 1), round(z, 1))))
     return OccupancyReport(float(np.count_nonzero(inside < np.float32(low))) / inside.size,
-                           regions, int(count), float(inside.mean()),
-                           normalisation_text(quantile, min_res, max_res))
+                           regions, int(np.count_nonzero(resolved)),
+                           int(count - np.count_nonzero(resolved)), smallest,
+                           float(inside.mean()), normalisation_text(quantile, min_res, max_res))
 
 
 def occupancy_levels(volume, mask, voxel_size, min_res, max_res, quantile=0.25, bw=5.0,

@@ -153,12 +153,23 @@ def test_occupancy_report_on_a_known_map():
     occupancy[mask] = 0.2
     occupancy[3:9, 3:9, 3:9] = 1.0      # 216 voxels
     occupancy[12:16, 12:16, 12:16] = 0.8   # 64 voxels, not touching the first
+    # Specks: 8 voxels (64 Å^3) is under the 65.4 Å^3 a sweep to 10 Å resolves (a ball of
+    # diameter 5 Å); 9 voxels (72 Å^3) is over it and listed.
+    occupancy[3:5, 12:14, 12:14] = 0.9
+    occupancy[12:15, 3:6, 3] = 0.9
+    report = occ.occupancy_report(occupancy, mask, 2.0, 0.25, 25.0, 10.0)
+    assert report.min_region_A3 == pytest.approx(np.pi / 6 * 5.0 ** 3)
+    assert (report.region_count, report.speck_count) == (3, 1)
+    assert [r.voxels for r in report.regions] == [216, 64, 9]
+    occupancy[3:5, 12:14, 12:14] = 0.2
+    occupancy[12:15, 3:6, 3] = 0.2
     report = occ.occupancy_report(occupancy, mask, 2.0, 0.25, 25.0, 10.0)
     assert report.region_count == 2
     assert [(r.voxels, r.volume_A3, r.median) for r in report.regions] == [
         (216, 216 * 8.0, 1.0), (64, 64 * 8.0, pytest.approx(0.8))]
     assert report.regions[0].centre_xyz == (5.5, 5.5, 5.5)
     assert report.fraction_low == pytest.approx(1 - 280 / 16 ** 3)
+    assert report.speck_count == 0
     assert "0.25-quantile" in report.normalisation and "25 to 10.00 Å" in report.normalisation
     capped = occ.occupancy_report(occupancy, mask, 2.0, 0.25, 25.0, 10.0, max_regions=1)
     assert len(capped.regions) == 1 and capped.region_count == 2
