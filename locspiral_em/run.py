@@ -1183,10 +1183,14 @@ def result_text(summary):
     if m == "locsharpen":
         glob = r["global_bfactor_A2"]
         glob = "n/a" if glob is None else f"{glob:.1f} Å^2"
+        # A map without a noise estimate comes back only low-passed: the result line says
+        # so, not only a warning above it.
+        how = ("NOT sharpened (no usable noise estimate: the output is the input low-passed "
+               f"at {res['max_res_A']:.2f} Å)" if r.get("sharpened") is False else
+               f"target B {r['target_b_A2']:g} Å^2, noise from {r.get('noise_source')}")
         return (f"locsharpen: {span}, local B used inside the mask mean "
                 f"{r['bfactor_mean_A2']:.1f} Å^2 ({r['global_bfactor_text']} {glob}), "
-                f"target B {r['target_b_A2']:g} Å^2; wrote {out['locsharpen']} and "
-                f"{out['locsharpen_bfactor']}")
+                f"{how}; wrote {out['locsharpen']} and {out['locsharpen_bfactor']}")
     if m == "locbfactor":
         glob = r["global_bfactor_A2"]
         glob = "n/a" if glob is None else f"{glob:.1f} Å^2"

@@ -227,8 +227,8 @@ def test_locsharpen_from_half_maps_with_options(d, tmp_path, capsys):
     assert result_line(out) == (
         f"locsharpen: 25-4.00 Å, local B used inside the mask mean "
         f"{r['bfactor_mean_A2']:.1f} Å^2 (global Guinier B over 12-4.00 Å in the mask "
-        f"{r['global_bfactor_A2']:.1f} Å^2), target B -10 Å^2; wrote {main_path} and "
-        f"{b_path}")
+        f"{r['global_bfactor_A2']:.1f} Å^2), target B -10 Å^2, noise from half maps; wrote "
+        f"{main_path} and {b_path}")
 
 
 def test_locsharpen_masked_map_warns_and_reference_is_refused(d, tmp_path, capsys):
@@ -255,6 +255,35 @@ def test_locsharpen_masked_map_warns_and_reference_is_refused(d, tmp_path, capsy
     assert rc == 2
     assert err.count("\n") == 1 and "riesz" in err and err.startswith("locspiral-em locsharpen")
     assert not [n for n in os.listdir(".") if n.startswith("ref")]
+
+
+def test_locsharpen_result_line_says_when_it_could_not_sharpen(d, tmp_path, capsys):
+    """A masked map also low-passed at its max resolution has no noise to measure: the
+    result line itself (not only a warning above it) says the output was not sharpened, and
+    the JSON agrees; the masked map that is not low-passed names its noise source."""
+    m = read(d / "map.mrc")
+    inside = read(d / "mask.mrc").data > 0.5
+    masked = m.data * inside
+    # Low-passed at the max resolution, then masked: as a postprocessed, deposited map.
+    spectrum = np.fft.rfftn(m.data)
+    shells = np.sqrt(sum(np.meshgrid(*(np.fft.fftfreq(n, VOXEL) ** 2 for n in masked.shape[:2]),
+                                     np.fft.rfftfreq(masked.shape[2], VOXEL) ** 2,
+                                     indexing="ij")))
+    spectrum[shells > 1 / 4.0] = 0
+    core.write_map("lowpassed.mrc", np.fft.irfftn(spectrum, masked.shape) * inside, VOXEL)
+    rc, out, err = run(["locsharpen", "lowpassed.mrc", "--mask", d / "mask.mrc", "--max-res",
+                        "4", "-q", "--json", "n.json", *THREADS], capsys)
+    assert rc == 0, err
+    r = json.load(open("n.json"))["results"]
+    assert (r["noise_source"], r["sharpened"]) == ("none", False)
+    assert "NOT sharpened (no usable noise estimate: the output is the input low-passed at " \
+           "4.00 Å)" in result_line(out)
+    core.write_map("masked.mrc", masked, VOXEL)
+    rc, out, err = run(["locsharpen", "masked.mrc", "--mask", d / "mask.mrc", "--max-res",
+                        "4", "-q", "--json", "m.json", *THREADS], capsys)
+    assert rc == 0, err
+    r = json.load(open("m.json"))["results"]
+    assert r["sharpened"] and f"noise from {r['noise_source']};" in result_line(out)
 
 
 def test_explicit_max_res_skips_the_fsc_and_default_prefix_is_the_input_name(d, tmp_path,

@@ -357,8 +357,8 @@ def test_locsharpen_from_half_maps_matches_the_core(ph, maps):
     assert run.result_text(summary) == (
         f"locsharpen: 25-4.00 Å, local B used inside the mask mean "
         f"{r['bfactor_mean_A2']:.1f} Å^2 (global Guinier B over 15-4.00 Å in the mask "
-        f"{r['global_bfactor_A2']:.1f} Å^2), target B 0 Å^2; wrote out/s_locsharpen.mrc "
-        f"and out/s_locsharpen_bfactor.mrc")
+        f"{r['global_bfactor_A2']:.1f} Å^2), target B 0 Å^2, noise from half maps; wrote "
+        f"out/s_locsharpen.mrc and out/s_locsharpen_bfactor.mrc")
     # The scene: the sharpened map over the half-map average, in LocSharpen's own group.
     assert summary["scene"] == "out/s_locsharpen.cxc"
     text = open("out/s_locsharpen.cxc").read()
