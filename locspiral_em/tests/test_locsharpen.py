@@ -35,6 +35,19 @@ def fourier_filter(volume, voxel_size, gain):
     return sfft.irfftn(sfft.rfftn(volume.astype(np.float64)) * gain(s2), s=volume.shape)
 
 
+def two_balls_and_truth(n, p, b_sharp, b_blurred, noise, seed):
+    """Two balls of radius n/6 side by side, blurred by ``b_sharp`` and
+    ``b_blurred``, with half-map noise; the masked half-map FSC resolution (at least
+    Nyquist) and the truth: the unblurred atoms low-passed there. (phantom, res, truth)"""
+    c, r = n / 2, n / 6
+    spec = [Domain((c, c, c - 1.1 * r), r, b_sharp), Domain((c, c, c + 1.1 * r), r, b_blurred)]
+    ph = core.make_phantom((n,) * 3, p, spec, noise=noise, seed=seed)
+    sharp = core.make_phantom((n,) * 3, p, [d._replace(bfactor=0.0) for d in spec],
+                              noise=0.0, seed=seed).clean
+    res = max(core.fsc(ph.half1, ph.half2, p, mask=ph.mask).resolution, 2 * p)
+    return ph, res, fourier_filter(sharp, p, lambda s2: s2 <= 1 / res ** 2)
+
+
 @pytest.fixture(scope="module")
 def small_pair():
     """64^3 at 1.2 Å: two balls of radius 9 voxels blurred by B 60 and 150, noise 0.5."""
@@ -157,14 +170,8 @@ def test_locsharpen_beats_global_sharpening_in_each_b_region():
     smallest margin measured. In the blurred ball and overall the margins asserted (0.1 and
     0.04) are about half the smallest measured ones.
     """
-    n, p, seed = 80, 1.2, 4
-    c, r = n / 2, n / 6
-    spec = [Domain((c, c, c - 1.1 * r), r, 50.0), Domain((c, c, c + 1.1 * r), r, 200.0)]
-    ph = core.make_phantom((n,) * 3, p, spec, noise=0.8, seed=seed)
-    sharp = core.make_phantom((n,) * 3, p, [d._replace(bfactor=0.0) for d in spec],
-                              noise=0.0, seed=seed).clean
-    res = max(core.fsc(ph.half1, ph.half2, p, mask=ph.mask).resolution, 2 * p)
-    truth = fourier_filter(sharp, p, lambda s2: s2 <= 1 / res ** 2)
+    p = 1.2
+    ph, res, truth = two_balls_and_truth(80, p, 50.0, 200.0, noise=0.8, seed=4)
     regions = [ph.mask] + [d & ph.mask for d in ph.domains]
     maps = {"input": ph.map,
             "global": global_sharpen(ph.map, p, res, mask=ph.mask, workers=1).map,
@@ -237,14 +244,8 @@ def deposited_like():
     deposited maps come: times a soft solvent mask (the mask grown by 3 Å, Gaussian edge SD
     2 Å), so that 23 % of the solvent is exactly 0 and the rest is tapered."""
     from scipy import ndimage
-    n, p, seed = 64, 1.0, 0
-    c, r = n / 2, n / 6
-    spec = [Domain((c, c, c - 1.1 * r), r, 60.0), Domain((c, c, c + 1.1 * r), r, 200.0)]
-    ph = core.make_phantom((n,) * 3, p, spec, noise=1.0, seed=seed)
-    sharp = core.make_phantom((n,) * 3, p, [d._replace(bfactor=0.0) for d in spec],
-                              noise=0.0, seed=seed).clean
-    res = max(core.fsc(ph.half1, ph.half2, p, mask=ph.mask).resolution, 2 * p)
-    truth = fourier_filter(sharp, p, lambda s2: s2 <= 1 / res ** 2)
+    p = 1.0
+    ph, res, truth = two_balls_and_truth(64, p, 60.0, 200.0, noise=1.0, seed=0)
     grown = ndimage.binary_dilation(ph.mask, iterations=3)
     soft = np.clip(ndimage.gaussian_filter(grown.astype(np.float32), 2.0), 0, 1)
     return ph, p, res, truth, soft
